@@ -85,6 +85,6 @@ def format_usd(micros: int) -> str:
         frac = frac.ljust(2, "0")
     if abs(micros) >= 100 * MICROS_PER_USD:
         # Past $100 nobody reads fractions of a cent; round to cents.
-        cents = (value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+        cents = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
         return f"{sign}${cents:,.2f}"
     return f"{sign}${whole}.{frac}"

@@ -1,0 +1,283 @@
+"""The composition root: the one place that builds the bot's objects and wires them together.
+
+:func:`build_runtime` turns :class:`~bot.config.Settings` into a :class:`Runtime` (database
+migrated and recovered, rate card loaded, models checked against ``models.list``, Slack app with
+its listeners); :func:`web_application` serves it over HTTP (``POST /slack/events``,
+``GET /healthz``, ``GET /metrics``); :func:`serve` runs it until SIGTERM, in Socket Mode when an
+app token is set. Tests call the same functions with fakes' base URLs, so what they exercise is
+what production runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.cards import load_card
+from bot.config import Settings
+from bot.dispatch import Dispatcher, ModelRegistry
+from bot.images import ImageStore
+from bot.jobs import ImageJobs
+from bot.ledger.alerts import AlertStore
+from bot.ledger.budgets import BudgetLedger
+from bot.ledger.deliveries import DeliveryStore
+from bot.ledger.engine import check_schema, make_engine, upgrade
+from bot.ledger.reports import ReportStore
+from bot.ledger.requests import RequestStore
+from bot.ledger.threads import ThreadStore
+from bot.listeners.image import ImageFlow, register_image
+from bot.listeners.spend import register_spend
+from bot.metrics import Metrics
+from bot.providers import ImageProvider, ProviderError
+from bot.providers.gemini import GeminiProvider
+from bot.slack_io import (
+    DownloadPolicy,
+    SlackFileDownloader,
+    SlackMessages,
+    SlackUploads,
+)
+from bot.tasks import TaskTracker
+from router import RateCard
+
+__all__ = ["Runtime", "build_runtime", "serve", "utc_now", "web_application"]
+
+log = logging.getLogger(__name__)
+
+RUNTIME_KEY = web.AppKey("runtime", object)
+
+
+def utc_now() -> datetime:
+    """The wall clock, UTC-aware (injected everywhere time matters)."""
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class Runtime:
+    """Everything a running bot owns; :meth:`aclose` releases it in reverse order."""
+
+    settings: Settings
+    card: RateCard
+    engine: AsyncEngine
+    provider: ImageProvider
+    registry: ModelRegistry
+    http: aiohttp.ClientSession
+    slack: AsyncWebClient
+    bolt: AsyncApp
+    tasks: TaskTracker
+    metrics: Metrics
+    flow: ImageFlow
+    clock: Callable[[], datetime]
+    _closed: bool = field(default=False)
+
+    async def healthy(self) -> bool:
+        """True when the database answers."""
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - any database failure means unhealthy; logged below
+            log.warning("healthz database check failed", exc_info=True)
+            return False
+        return True
+
+    async def aclose(self, *, grace_s: float = 25.0) -> None:
+        """Finish or cancel running work, then close clients and the database."""
+        if self._closed:
+            return
+        self._closed = True
+        await self.tasks.shutdown(grace_s=grace_s)
+        await self.provider.aclose()
+        await self.http.close()
+        await self.engine.dispose()
+
+
+async def build_runtime(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    provider: ImageProvider | None = None,
+) -> Runtime:
+    """Build a ready-to-serve bot from its settings (see the module docstring)."""
+    settings.require("slack_bot_token", "gemini_api_key")
+    if settings.slack_app_token is None:
+        settings.require("slack_signing_secret")
+    assert settings.slack_bot_token is not None  # narrowed by require()
+    assert settings.gemini_api_key is not None
+    card = load_card(settings.rate_card)
+
+    await upgrade(settings.database_url)
+    await check_schema(settings.database_url)
+    engine = make_engine(settings.database_url)
+    tz = settings.tz
+    ledger = BudgetLedger(
+        engine,
+        tz=tz,
+        default_user_budget_micros=settings.default_user_budget_micros,
+        workspace_budget_micros=settings.workspace_budget_micros,
+    )
+    recovered = await ledger.recover_interrupted(at=clock())
+    if recovered:
+        log.warning("recovered interrupted reservations count=%d", recovered)
+
+    if provider is None:
+        provider = GeminiProvider(
+            api_key=settings.gemini_api_key.get_secret_value(),
+            base_url=settings.gemini_base_url,
+            api_version=settings.gemini_api_version,
+            timeout_s=settings.gemini_timeout_s,
+            max_concurrency=settings.gemini_concurrency,
+        )
+    registry = ModelRegistry()
+    try:
+        listed = await provider.list_models()
+    except ProviderError as exc:
+        # Routing then relies on retirement dates and live 404s; say so loudly.
+        log.error("models.list failed at start-up error=%s; routing on card dates only", exc)
+    else:
+        registry.set_listed(listed)
+        log.info("models.list ok count=%d", len(listed))
+
+    http = aiohttp.ClientSession()
+    slack = AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
+    )
+    bolt = AsyncApp(
+        signing_secret=(
+            settings.slack_signing_secret.get_secret_value()
+            if settings.slack_signing_secret is not None
+            else None
+        ),
+        client=slack,
+        request_verification_enabled=settings.slack_signing_secret is not None,
+        # Listeners only claim, plan and spawn (milliseconds); the slow work runs in our own
+        # TaskTracker, so nothing bolt starts is left unowned.
+        process_before_response=True,
+    )
+    tasks = TaskTracker()
+    metrics = Metrics.create()
+    images = ImageStore(settings.image_dir)
+    jobs = ImageJobs(
+        card=card,
+        ledger=ledger,
+        dispatcher=Dispatcher(provider, card=card, registry=registry),
+        registry=registry,
+        images=images,
+    )
+    messages = SlackMessages(slack, session=http)
+    flow = ImageFlow(
+        jobs=jobs,
+        deliveries=DeliveryStore(engine),
+        threads=ThreadStore(engine),
+        requests=RequestStore(engine),
+        images=images,
+        tasks=tasks,
+        metrics=metrics,
+        clock=clock,
+        confirm_above_micros=settings.confirm_above_micros,
+        messages=messages,
+        uploads=SlackUploads(slack),
+        downloader=SlackFileDownloader(
+            http,
+            token=settings.slack_bot_token.get_secret_value(),
+            policy=DownloadPolicy(
+                allowed_hosts=settings.slack_file_hosts,
+                max_bytes=settings.max_download_mb * 1024 * 1024,
+            ),
+        ),
+    )
+    register_image(bolt, flow)
+    register_spend(
+        bolt,
+        ledger=ledger,
+        reports=ReportStore(engine, tz=tz),
+        alerts=AlertStore(engine, budgets=ledger),
+        card=card,
+        admins=settings.admins,
+        tz=tz,
+        clock=clock,
+        tasks=tasks,
+    )
+    return Runtime(
+        settings=settings,
+        card=card,
+        engine=engine,
+        provider=provider,
+        registry=registry,
+        http=http,
+        slack=slack,
+        bolt=bolt,
+        tasks=tasks,
+        metrics=metrics,
+        flow=flow,
+        clock=clock,
+    )
+
+
+def web_application(runtime: Runtime) -> web.Application:
+    """The HTTP face of the bot: Slack events, health and metrics."""
+    app = web.Application()
+    app[RUNTIME_KEY] = runtime
+
+    async def slack_events(request: web.Request) -> web.Response:
+        bolt_request = await to_bolt_request(request)
+        bolt_response = await runtime.bolt.async_dispatch(bolt_request)
+        return await to_aiohttp_response(bolt_response)
+
+    async def healthz(_: web.Request) -> web.Response:
+        if await runtime.healthy():
+            return web.json_response({"status": "ok"})
+        return web.json_response({"status": "database unavailable"}, status=503)
+
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(body=runtime.metrics.render(), content_type="text/plain")
+
+    app.router.add_post("/slack/events", slack_events)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+async def serve(settings: Settings, *, port: int, host: str = "0.0.0.0") -> None:  # noqa: S104 - a server listens on all interfaces by design; set --host to narrow it
+    """Run the bot until SIGINT/SIGTERM: Socket Mode with an app token, else HTTP events."""
+    runtime = await build_runtime(settings)
+    runner = web.AppRunner(web_application(runtime))
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    socket: AsyncSocketModeHandler | None = None
+    if settings.slack_app_token is not None:
+        socket = AsyncSocketModeHandler(
+            runtime.bolt, settings.slack_app_token.get_secret_value(), web_client=runtime.slack
+        )
+        await socket.connect_async()  # type: ignore[no-untyped-call]  # bolt leaves it unannotated
+        log.info("serving mode=socket health_port=%d", port)
+    else:
+        log.info("serving mode=http port=%d path=/slack/events", port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    maintenance = runtime.tasks.spawn(runtime.flow.maintenance_loop(stop), name="maintenance")
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        if maintenance is not None:
+            maintenance.cancel()
+        if socket is not None:
+            await socket.close_async()  # type: ignore[no-untyped-call]  # bolt leaves it unannotated
+        await runtime.aclose()
+        await runner.cleanup()
+

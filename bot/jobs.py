@@ -1,0 +1,297 @@
+"""The generation use case: quote, reserve, generate, store, settle. No Slack here.
+
+One :class:`ImageJobs` serves the Slack listeners and the CLI. The order of a run is the product's
+promise about money:
+
+1. :meth:`ImageJobs.quote` plans the request against the user's and the workspace's spend this
+   month (settled + reserved), so the router's 90% guard and 100% refusal see the true figure.
+2. :meth:`ImageJobs.run` reserves the estimate atomically (the same idempotency key twice never
+   charges twice), dispatches to the provider, writes every image to disk *before* anyone posts it,
+   and settles the reservation to the actual cost with one ledger row per call that may have cost
+   money. A failure that cost nothing releases the reservation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from bot.dispatch import AttemptCost, Dispatcher, DispatchOutcome, ModelRegistry
+from bot.images import ImageStore
+from bot.ledger.budgets import BudgetLedger, EntryIn, Refused
+from bot.providers import ReferenceImage
+from router import (
+    BudgetState,
+    Constraints,
+    Plan,
+    Purpose,
+    RateCard,
+    Refusal,
+    Usage,
+    plan_request,
+)
+
+__all__ = [
+    "Completed",
+    "Failed",
+    "ImageJobs",
+    "JobRequest",
+    "JobResult",
+    "Quote",
+    "Requester",
+    "StoredImage",
+]
+
+log = logging.getLogger(__name__)
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Requester:
+    """Who asks and where the results go."""
+
+    workspace_id: str
+    user_id: str
+    channel_id: str | None = None
+    thread_ts: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobRequest:
+    """One request for images. ``key`` is its idempotency key (a Slack trigger, event or click)."""
+
+    key: str
+    requester: Requester
+    prompt: str
+    constraints: Constraints
+    references: tuple[ReferenceImage, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Quote:
+    """The plan (or refusal) for a request, with the budget figures it was made against."""
+
+    outcome: Plan | Refusal
+    user_budget: BudgetState
+    workspace_budget: BudgetState
+
+    @property
+    def left_micros(self) -> int | None:
+        """What is left of the tighter of the two budgets (None when both are unlimited)."""
+        lefts = [
+            state.budget_micros - state.consumed_micros
+            for state in (self.user_budget, self.workspace_budget)
+            if state.budget_micros is not None
+        ]
+        return max(0, min(lefts)) if lefts else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredImage:
+    """A generated image, already safe on disk."""
+
+    path: str
+    mime_type: str
+    model_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Completed:
+    """At least one image was made. ``failures`` explains any image of the request that was not."""
+
+    images: tuple[StoredImage, ...]
+    model_id: str
+    model_name: str
+    cost_micros: int
+    notices: tuple[str, ...]
+    failures: tuple[str, ...]
+    user_budget: BudgetState
+    workspace_budget: BudgetState
+    duplicate: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Failed:
+    """No image was made. ``charged_micros`` is what Google may bill for the attempts anyway."""
+
+    message: str
+    charged_micros: int
+    refused: Refused | None = None
+    duplicate: bool = False
+    notices: tuple[str, ...] = field(default=())
+
+
+JobResult = Completed | Failed
+
+
+class ImageJobs:
+    """Runs image requests against the budget ledger and the provider."""
+
+    def __init__(
+        self,
+        *,
+        card: RateCard,
+        ledger: BudgetLedger,
+        dispatcher: Dispatcher,
+        registry: ModelRegistry,
+        images: ImageStore,
+    ) -> None:
+        self._card = card
+        self._ledger = ledger
+        self._dispatcher = dispatcher
+        self._registry = registry
+        self._images = images
+
+    @property
+    def card(self) -> RateCard:
+        """The rate card every plan is made on."""
+        return self._card
+
+    def reference_limit(self, purpose: Purpose) -> int:
+        """How many reference images the tier's first model takes (0 when it takes none)."""
+        option = self._card.tier(purpose).options[0]
+        return self._card.model(option.model).max_reference_images
+
+    async def budgets(
+        self, *, workspace_id: str, user_id: str, at: datetime
+    ) -> tuple[BudgetState, BudgetState]:
+        """The user's and the workspace's spend this month (settled + reserved)."""
+        return await self._ledger.state(workspace_id=workspace_id, user_id=user_id, at=at)
+
+    async def quote(self, request: JobRequest, *, at: datetime) -> Quote:
+        """Plan the request on the current budgets. Raises CommandError for impossible requests."""
+        user, workspace = await self.budgets(
+            workspace_id=request.requester.workspace_id,
+            user_id=request.requester.user_id,
+            at=at,
+        )
+        outcome = plan_request(
+            request.constraints,
+            card=self._card,
+            budgets=(user, workspace),
+            availability=self._registry.availability(),
+            today=_today(at),
+        )
+        return Quote(outcome=outcome, user_budget=user, workspace_budget=workspace)
+
+    async def run(
+        self,
+        request: JobRequest,
+        plan: Plan,
+        *,
+        at: datetime,
+        clock: Callable[[], datetime],
+    ) -> JobResult:
+        """Reserve, generate, store and settle one planned request (see the module docstring)."""
+        requester = request.requester
+        reserved = await self._ledger.reserve(
+            key=request.key,
+            workspace_id=requester.workspace_id,
+            user_id=requester.user_id,
+            estimate_micros=plan.estimate_micros,
+            at=at,
+            channel_id=requester.channel_id,
+            thread_ts=requester.thread_ts,
+            description=f"{plan.primary.display_name} x{plan.image_count}",
+        )
+        if isinstance(reserved, Refused):
+            return Failed(
+                message=reserved.message,
+                charged_micros=0,
+                refused=reserved,
+            )
+        if reserved.duplicate:
+            log.info("job duplicate key=%s", request.key)
+            return Failed(
+                message="This request is already being handled.", charged_micros=0, duplicate=True
+            )
+        # The dispatcher reports failures in its outcome and never raises a ProviderError. If this
+        # task is cancelled or crashes mid-call, the reservation stays open and start-up recovery
+        # settles it at the estimate (a call may have been billed).
+        outcome = await self._dispatcher.run(
+            plan, prompt=request.prompt, references=request.references, today=_today(at)
+        )
+        return await self._complete(request, plan, outcome, at=clock())
+
+    async def _complete(
+        self, request: JobRequest, plan: Plan, outcome: DispatchOutcome, *, at: datetime
+    ) -> JobResult:
+        # Images first, to disk, before anything else can fail: they are paid for.
+        stored = tuple(
+            StoredImage(
+                path=self._images.save(
+                    image.data, key=f"{request.key}-{index}", mime_type=image.mime_type, at=at
+                ),
+                mime_type=image.mime_type,
+                model_id=outcome.model_id or "unknown",
+            )
+            for index, image in enumerate(outcome.images)
+        )
+        entries = _entries(request, plan, outcome.attempts)
+        await self._settle(request.key, entries, at=at)
+        errors = [error for error in outcome.failed if error is not None]
+        if not stored or outcome.model_id is None:
+            log.info(
+                "job failed key=%s errors=%s charged_micros=%d",
+                request.key,
+                ",".join(type(error).__name__ for error in errors),
+                outcome.cost_micros,
+            )
+            return Failed(
+                message=errors[0].user_message if errors else "No image came back.",
+                charged_micros=outcome.cost_micros,
+                notices=outcome.notices,
+            )
+        user, workspace = await self.budgets(
+            workspace_id=request.requester.workspace_id, user_id=request.requester.user_id, at=at
+        )
+        log.info(
+            "job done key=%s model=%s images=%d cost_micros=%d",
+            request.key,
+            outcome.model_id,
+            len(stored),
+            outcome.cost_micros,
+        )
+        return Completed(
+            images=stored,
+            model_id=outcome.model_id,
+            model_name=outcome.display_name or outcome.model_id,
+            cost_micros=outcome.cost_micros,
+            notices=outcome.notices,
+            failures=tuple(
+                f"Image {index + 1} of {plan.image_count} failed: {error.user_message}"
+                for index, error in enumerate(outcome.failed)
+                if error is not None
+            ),
+            user_budget=user,
+            workspace_budget=workspace,
+        )
+
+    async def _settle(self, key: str, entries: Sequence[EntryIn], *, at: datetime) -> None:
+        if entries:
+            await self._ledger.settle(key, entries=entries, at=at)
+        else:
+            await self._ledger.release(key, at=at)
+
+
+def _today(at: datetime) -> date:
+    return at.date()
+
+
+def _entries(request: JobRequest, plan: Plan, attempts: Sequence[AttemptCost]) -> list[EntryIn]:
+    """One ledger row per call that may have cost money, keyed by request and attempt."""
+    return [
+        EntryIn(
+            idempotency_key=f"{request.key}:{index}",
+            model_id=attempt.model_id,
+            cost_micros=attempt.cost_micros,
+            usage=attempt.usage if attempt.usage is not None else Usage.unreported(),
+            tier=plan.tier.value,
+            images=attempt.images,
+            image_size=attempt.image_size,
+            batch=plan.constraints.batch,
+            reference_inputs=len(request.references),
+            possibly_billed=attempt.possibly_billed,
+        )
+        for index, attempt in enumerate(attempts)
+    ]
