@@ -16,6 +16,7 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -29,8 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.cards import load_card
 from bot.config import Settings
 from bot.dispatch import Dispatcher, ModelRegistry
+from bot.alerts import check_thresholds, deliver_notices
 from bot.images import ImageStore
-from bot.jobs import ImageJobs
+from bot.jobs import ImageJobs, Requester
 from bot.ledger.alerts import AlertStore
 from bot.ledger.budgets import BudgetLedger
 from bot.ledger.deliveries import DeliveryStore
@@ -39,10 +41,11 @@ from bot.ledger.reports import ReportStore
 from bot.ledger.requests import RequestStore
 from bot.ledger.threads import ThreadStore
 from bot.listeners.image import ImageFlow, register_image
-from bot.listeners.spend import register_spend
+from bot.listeners.spend import SlackNotifier, register_spend
 from bot.metrics import Metrics
 from bot.providers import ImageProvider, ProviderError
 from bot.providers.gemini import GeminiProvider
+from bot.reports.blocks import ask_more_block
 from bot.slack_io import (
     DownloadPolicy,
     SlackFileDownloader,
@@ -50,9 +53,16 @@ from bot.slack_io import (
     SlackUploads,
 )
 from bot.tasks import TaskTracker
-from router import RateCard
+from router import RateCard, Refusal
 
-__all__ = ["Runtime", "build_runtime", "serve", "utc_now", "web_application"]
+__all__ = [
+    "Runtime",
+    "build_runtime",
+    "connect_socket_mode",
+    "serve",
+    "utc_now",
+    "web_application",
+]
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +97,7 @@ class Runtime:
         try:
             async with self.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
-        except Exception:  # noqa: BLE001 - any database failure means unhealthy; logged below
+        except Exception:
             log.warning("healthz database check failed", exc_info=True)
             return False
         return True
@@ -176,6 +186,33 @@ async def build_runtime(
         images=images,
     )
     messages = SlackMessages(slack, session=http)
+    alerts = AlertStore(engine, budgets=ledger)
+    notifier = SlackNotifier(slack)
+
+    async def after_settle(requester: Requester) -> None:
+        """Budget alerts at 50/90/100% (user) and 90/100% (workspace), once per month."""
+        at = clock()
+        user, workspace = await ledger.state(
+            workspace_id=requester.workspace_id, user_id=requester.user_id, at=at
+        )
+        notices = await check_thresholds(
+            claims=alerts,
+            workspace_id=requester.workspace_id,
+            user_id=requester.user_id,
+            month=ledger.month_of(at),
+            user=user,
+            workspace=workspace,
+            at=at,
+        )
+        await deliver_notices(notices, notifier=notifier, managers=settings.admins)
+
+    def ask_more(refusal: Refusal, user_id: str) -> dict[str, Any] | None:
+        """The "Ask for more" button under a budget refusal (user budgets only)."""
+        del user_id
+        if refusal.scope != "user":
+            return None
+        return ask_more_block(suggested_micros=refusal.estimate_micros - refusal.left_micros)
+
     flow = ImageFlow(
         jobs=jobs,
         deliveries=DeliveryStore(engine),
@@ -196,13 +233,15 @@ async def build_runtime(
                 max_bytes=settings.max_download_mb * 1024 * 1024,
             ),
         ),
+        ask_more=ask_more,
+        after_settle=after_settle,
     )
     register_image(bolt, flow)
     register_spend(
         bolt,
         ledger=ledger,
         reports=ReportStore(engine, tz=tz),
-        alerts=AlertStore(engine, budgets=ledger),
+        alerts=alerts,
         card=card,
         admins=settings.admins,
         tz=tz,
@@ -249,6 +288,13 @@ def web_application(runtime: Runtime) -> web.Application:
     return app
 
 
+async def connect_socket_mode(runtime: Runtime, app_token: str) -> AsyncSocketModeHandler:
+    """Connect the bot to Slack over Socket Mode (no public URL); close it with close_async()."""
+    handler = AsyncSocketModeHandler(runtime.bolt, app_token, web_client=runtime.slack)
+    await handler.connect_async()  # type: ignore[no-untyped-call]  # bolt leaves it unannotated
+    return handler
+
+
 async def serve(settings: Settings, *, port: int, host: str = "0.0.0.0") -> None:  # noqa: S104 - a server listens on all interfaces by design; set --host to narrow it
     """Run the bot until SIGINT/SIGTERM: Socket Mode with an app token, else HTTP events."""
     runtime = await build_runtime(settings)
@@ -258,10 +304,7 @@ async def serve(settings: Settings, *, port: int, host: str = "0.0.0.0") -> None
     await site.start()
     socket: AsyncSocketModeHandler | None = None
     if settings.slack_app_token is not None:
-        socket = AsyncSocketModeHandler(
-            runtime.bolt, settings.slack_app_token.get_secret_value(), web_client=runtime.slack
-        )
-        await socket.connect_async()  # type: ignore[no-untyped-call]  # bolt leaves it unannotated
+        socket = await connect_socket_mode(runtime, settings.slack_app_token.get_secret_value())
         log.info("serving mode=socket health_port=%d", port)
     else:
         log.info("serving mode=http port=%d path=/slack/events", port)
@@ -280,4 +323,3 @@ async def serve(settings: Settings, *, port: int, host: str = "0.0.0.0") -> None
             await socket.close_async()  # type: ignore[no-untyped-call]  # bolt leaves it unannotated
         await runtime.aclose()
         await runner.cleanup()
-

@@ -44,11 +44,15 @@ class Settings(BaseSettings):
         env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
     )
 
-    slack_bot_token: SecretStr | None = Field(default=None, validation_alias=_env("SLACK_BOT_TOKEN"))
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("SLACK_BOT_TOKEN")
+    )
     slack_signing_secret: SecretStr | None = Field(
         default=None, validation_alias=_env("SLACK_SIGNING_SECRET")
     )
-    slack_app_token: SecretStr | None = Field(default=None, validation_alias=_env("SLACK_APP_TOKEN"))
+    slack_app_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("SLACK_APP_TOKEN")
+    )
     gemini_api_key: SecretStr | None = Field(
         default=None, validation_alias=_env("GEMINI_API_KEY", "GOOGLE_API_KEY")
     )
@@ -82,7 +86,9 @@ class Settings(BaseSettings):
     slack_file_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
         default=DEFAULT_SLACK_FILE_HOSTS, validation_alias=_env("IMAGEBOT_SLACK_FILE_HOSTS")
     )
-    max_download_mb: int = Field(default=20, ge=1, validation_alias=_env("IMAGEBOT_MAX_DOWNLOAD_MB"))
+    max_download_mb: int = Field(
+        default=20, ge=1, validation_alias=_env("IMAGEBOT_MAX_DOWNLOAD_MB")
+    )
     gemini_concurrency: int = Field(
         default=8, ge=1, le=64, validation_alias=_env("IMAGEBOT_GEMINI_CONCURRENCY")
     )
@@ -115,7 +121,9 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"{value!r} is not a time zone name such as UTC or Europe/Paris") from exc
+            raise ValueError(
+                f"{value!r} is not a time zone name such as UTC or Europe/Paris"
+            ) from exc
         return value
 
     @field_validator("default_user_budget_usd", "workspace_budget_usd", mode="before")

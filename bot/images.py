@@ -15,7 +15,12 @@ from pathlib import Path
 __all__ = ["ImageStore"]
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp", "image/gif": ".gif"}
+_EXTENSIONS = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/webp": ".webp",
+    "image/gif": ".gif",
+}
 
 
 class ImageStore:

@@ -46,6 +46,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Requester:
     """Who asks and where the results go."""

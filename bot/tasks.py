@@ -60,7 +60,7 @@ class TaskTracker:
         self._closing = True
         if not self._tasks:
             return
-        done, pending = await asyncio.wait(set(self._tasks), timeout=grace_s)
+        _, pending = await asyncio.wait(set(self._tasks), timeout=grace_s)
         for task in pending:
             log.warning("task cancelled at shutdown name=%s", task.get_name())
             task.cancel()

@@ -1,7 +1,8 @@
-"""What a bot thread remembers between replies: the last prompt and the flags to carry over.
+"""What a bot thread remembers between replies: the last prompt and the flags carried over.
 
-Stored in the thread row's JSON column. Only settings a person would expect to stick are carried (size,
-aspect ratio, pinned model or tier, thinking level, text-heavy); the purpose belongs to each reply.
+Stored in the thread row's JSON column. Only settings a person would expect to stick are carried
+(size, aspect ratio, pinned model or tier, thinking level, text-heavy); the purpose belongs to each
+reply.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ Use from any test package::
   (FORCE)``) after the test. Mark tests that use it ``@pytest.mark.postgres``.
 * ``db_url`` (async fixture, parametrised ``sqlite`` / ``postgres``): an empty database of each
   engine; the ``postgres`` case carries the ``postgres`` mark.
-* ``migrated_db_url``: ``db_url`` upgraded to the newest migration.
+* ``migrated_db_url`` (async fixture, parametrised the same way): a fresh database at the newest
+  migration, copied from a template migrated once per session.
 
 Which server: ``IMAGEBOT_TEST_PG_URL`` (an admin URL, default
 ``postgresql://postgres@127.0.0.1:5432/postgres``). When that server cannot be reached the
@@ -21,9 +22,11 @@ with the connection error, so CI can never go green on SQLite alone.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -71,8 +74,8 @@ async def _admin_connect() -> asyncpg.Connection:
     return await asyncpg.connect(_plain(pg_admin_url()), timeout=5)
 
 
-async def create_pg_database(prefix: str = "imagebot_test") -> str:
-    """Create an empty database on the test server and return its URL.
+async def create_pg_database(prefix: str = "imagebot_test", *, template: str | None = None) -> str:
+    """Create a database on the test server (empty, or a copy of ``template``); return its URL.
 
     Skips the calling test when the server is unreachable (fails under IMAGEBOT_REQUIRE_PG=1).
     """
@@ -87,7 +90,8 @@ async def create_pg_database(prefix: str = "imagebot_test") -> str:
         pytest.skip(f"PostgreSQL unreachable: {exc}")
     name = f"{prefix}_{uuid.uuid4().hex[:16]}"
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        suffix = f' TEMPLATE "{template}"' if template else ""
+        await admin.execute(f'CREATE DATABASE "{name}"{suffix}')
     finally:
         await admin.close()
     return make_url(pg_admin_url()).set(database=name).render_as_string(hide_password=False)
@@ -128,8 +132,43 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         await drop_pg_database(url)
 
 
-@pytest.fixture
-async def migrated_db_url(db_url: str) -> str:
-    """``db_url`` with every migration applied."""
-    await upgrade(db_url)
-    return db_url
+@pytest.fixture(scope="session")
+def _migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Migrate once per session; tests get copies (a file copy, ``CREATE DATABASE ... TEMPLATE``)."""
+    templates: dict[str, str] = {}
+    sqlite_url = fresh_sqlite_url(tmp_path_factory.mktemp("template"), "template.db")
+    asyncio.run(upgrade(sqlite_url))
+    templates["sqlite"] = sqlite_url
+    yield templates
+    if "postgres" in templates:
+        asyncio.run(drop_pg_database(templates["postgres"]))
+
+
+async def _pg_template(templates: dict[str, str]) -> str:
+    if "postgres" not in templates:
+        url = await create_pg_database("imagebot_test_template")
+        await upgrade(url)  # disposes its engine: a template must have no open connections
+        templates["postgres"] = url
+    return templates["postgres"]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def migrated_db_url(
+    request: pytest.FixtureRequest, tmp_path: Path, _migrated_templates: dict[str, str]
+) -> AsyncIterator[str]:
+    """A fresh database on each engine with every migration applied (the test runs per engine).
+
+    Copied from a template migrated once per session, so it costs a file copy or a
+    ``CREATE DATABASE ... TEMPLATE`` rather than a migration run.
+    """
+    if request.param == "sqlite":
+        target = tmp_path / "ledger.db"
+        shutil.copyfile(make_url(_migrated_templates["sqlite"]).database or "", target)
+        yield fresh_sqlite_url(tmp_path)
+        return
+    template = await _pg_template(_migrated_templates)
+    url = await create_pg_database(template=make_url(template).database)
+    try:
+        yield url
+    finally:
+        await drop_pg_database(url)

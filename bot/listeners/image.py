@@ -27,7 +27,6 @@ from bot.listeners.texts import (
     button_name,
     constraints_from_dict,
     constraints_to_dict,
-    ephemeral,
     mime_of,
     plan_text,
     strip_mention,
@@ -135,9 +134,7 @@ class ImageFlow:
             self.metrics.requests.labels("duplicate").inc()
             return MessageContent(text="I'm already working on that one.", blocks=())
         self.tasks.spawn(
-            self._start_thread(
-                prepared.request, prepared.plan, response_url=command.response_url
-            ),
+            self._start_thread(prepared.request, prepared.plan, response_url=command.response_url),
             name=f"image {key}",
         )
         return prepared.answer
@@ -348,7 +345,10 @@ class ImageFlow:
             )
             title = f"{result.model_name} {index}/{len(result.images)}"
             pending = await self.threads.add_pending_upload(
-                channel_id=channel, thread_ts=thread_ts, path=image.path, comment=title,
+                channel_id=channel,
+                thread_ts=thread_ts,
+                path=image.path,
+                comment=title,
                 at=self.clock(),
             )
             try:
@@ -410,7 +410,9 @@ class ImageFlow:
             request, replace(base, purpose=Purpose.FINAL, image_size="4K")
         ) or await self._price(request, replace(base, purpose=Purpose.FINAL, image_size=None))
         return ButtonPrices(
-            more_micros=more or fallback, hero_micros=hero or fallback, final_micros=final or fallback
+            more_micros=more or fallback,
+            hero_micros=hero or fallback,
+            final_micros=final or fallback,
         )
 
     async def _price(self, request: JobRequest, constraints: Constraints) -> int | None:
@@ -451,8 +453,9 @@ class ImageFlow:
         workspace = event.team or (thread.workspace_id if thread else "")
         if thread is None:
             # A mention outside any thread: a new request, threaded under the mention.
-            requester = Requester(workspace_id=workspace, user_id=event.user,
-                                  channel_id=event.channel)
+            requester = Requester(
+                workspace_id=workspace, user_id=event.user, channel_id=event.channel
+            )
             prepared = await self._prepare(key=key, requester=requester, text=text)
             if prepared.request is None or prepared.plan is None:
                 await self._say(event.channel, event.ts, prepared.answer)
@@ -480,8 +483,9 @@ class ImageFlow:
         if dropped:
             notes.append(dropped)
         if notes:
-            await self._say(event.channel, thread.thread_ts,
-                            MessageContent(text=" ".join(notes), blocks=()))
+            await self._say(
+                event.channel, thread.thread_ts, MessageContent(text=" ".join(notes), blocks=())
+            )
         prompt_text = text if text.strip() else f"-- {settings.prompt}"
         prepared = await self._prepare(
             key=key,
@@ -573,13 +577,15 @@ class ImageFlow:
         try:
             value = ActionValue.decode(click.value or "")
         except (PayloadError, ValueError):
-            await self._respond(click.response_url, "That button is out of date; start again "
-                                "with /image.")
+            await self._respond(
+                click.response_url, "That button is out of date; start again with /image."
+            )
             return
         thread = await self.threads.get(channel_id=value.channel, thread_ts=value.thread_ts)
         if thread is None:
-            await self._respond(click.response_url, "That result is too old to build on; start "
-                                "again with /image.")
+            await self._respond(
+                click.response_url, "That result is too old to build on; start again with /image."
+            )
             return
         settings = ThreadSettings.from_dict(thread.settings)
         requester = Requester(
@@ -603,14 +609,23 @@ class ImageFlow:
             overrides = {"purpose": Purpose.FINAL, "image_size": "4K"}
         prompt_text = f"-- {settings.prompt}"
         prepared = await self._prepare(
-            key=key, requester=requester, text=prompt_text, references=references,
-            defaults=settings.defaults(), purpose=purpose, overrides=overrides,
+            key=key,
+            requester=requester,
+            text=prompt_text,
+            references=references,
+            defaults=settings.defaults(),
+            purpose=purpose,
+            overrides=overrides,
         )
         if prepared.request is None and overrides:
             # 4K is not on offer for the final tier's model: render at its largest default.
             prepared = await self._prepare(
-                key=key, requester=requester, text=prompt_text, references=references,
-                defaults=settings.defaults(), purpose=purpose,
+                key=key,
+                requester=requester,
+                text=prompt_text,
+                references=references,
+                defaults=settings.defaults(),
+                purpose=purpose,
                 overrides={"purpose": Purpose.FINAL},
             )
         if prepared.request is None or prepared.plan is None:
@@ -657,9 +672,11 @@ class ImageFlow:
             return
         await self._respond(click.response_url, plan_text(quote.outcome, quote), replace=True)
         if held.thread_ts is not None:
-            status_ts = await self._say(held.channel_id or "", held.thread_ts,
-                                        MessageContent(text=plan_text(quote.outcome, quote),
-                                                       blocks=()))
+            status_ts = await self._say(
+                held.channel_id or "",
+                held.thread_ts,
+                MessageContent(text=plan_text(quote.outcome, quote), blocks=()),
+            )
             await self._execute(request, quote.outcome, status_ts=status_ts)
         else:
             await self._start_thread(request, quote.outcome, response_url=click.response_url)
@@ -672,7 +689,7 @@ class ImageFlow:
             try:
                 await self.repost_pending()
                 await self.deliveries.forget_before(self.clock() - timedelta(days=3))
-            except Exception:  # noqa: BLE001 - maintenance must survive anything; logged
+            except Exception:
                 log.exception("maintenance failed")
             try:
                 await asyncio.wait_for(stop.wait(), timeout=every_s)
@@ -708,7 +725,9 @@ class ImageFlow:
         except SlackIOError:
             log.warning("status update failed channel=%s ts=%s", channel, ts)
 
-    async def _say(self, channel: str, thread_ts: str | None, content: MessageContent) -> str | None:
+    async def _say(
+        self, channel: str, thread_ts: str | None, content: MessageContent
+    ) -> str | None:
         try:
             posted = await self.messages.post(
                 channel=channel,
@@ -783,7 +802,4 @@ def register_image(app: AsyncApp, flow: ImageFlow) -> None:
     @app.action("image_cancel")
     async def cancel(ack: Any, respond: Any) -> None:
         await ack()
-        await respond(
-            replace_original=True, text="Cancelled. Nothing was generated or charged."
-        )
-
+        await respond(replace_original=True, text="Cancelled. Nothing was generated or charged.")

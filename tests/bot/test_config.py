@@ -37,7 +37,11 @@ def test_lists_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("name", "value", "expected"),
     [
-        ("IMAGEBOT_TIMEZONE", "Mars/Olympus", "IMAGEBOT_TIMEZONE: 'Mars/Olympus' is not a time zone"),
+        (
+            "IMAGEBOT_TIMEZONE",
+            "Mars/Olympus",
+            "IMAGEBOT_TIMEZONE: 'Mars/Olympus' is not a time zone",
+        ),
         ("IMAGEBOT_WORKSPACE_BUDGET_USD", "lots", "IMAGEBOT_WORKSPACE_BUDGET_USD:"),
         ("IMAGEBOT_DEFAULT_USER_BUDGET_USD", "-5", "IMAGEBOT_DEFAULT_USER_BUDGET_USD: must not be"),
         ("IMAGEBOT_SLACK_FILE_HOSTS", "https://files.slack.com/x", "IMAGEBOT_SLACK_FILE_HOSTS:"),

@@ -157,6 +157,10 @@ class FakeSlackAPI:
         self._ts = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
+        self.app_token = "xapp-fake-app-token"
+        self.socket_acks: list[dict[str, Any]] = []
+        self._socket_ws: web.WebSocketResponse | None = None
+        self._socket_ready = asyncio.Event()
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -166,6 +170,7 @@ class FakeSlackAPI:
         app.router.add_post("/upload/v1/{upload_id}", self._upload)
         app.router.add_get("/files-pri/{path:.+}", self._download)
         app.router.add_post("/response/{response_id}", self._response)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -301,6 +306,65 @@ class FakeSlackAPI:
             and (thread_ts is None or message.payload.get("thread_ts") == thread_ts)
         ]
 
+    # ----------------------------------------------------------------- Socket Mode
+
+    def _connections_open(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Authorization") != f"Bearer {self.app_token}":
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        return web.json_response({"ok": True, "url": f"ws://{self.host_port}/socket"})
+
+    async def _socket(self, request: web.Request) -> web.StreamResponse:
+        """Socket Mode's WebSocket: hello first, then envelopes out and acknowledgements in."""
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self._socket_ws = ws
+        await ws.send_json(
+            {
+                "type": "hello",
+                "num_connections": 1,
+                "debug_info": {"host": "fake"},
+                "connection_info": {"app_id": "A111"},
+            }
+        )
+        self._socket_ready.set()
+        async for message in ws:
+            if message.type == web.WSMsgType.TEXT:
+                async with self._changed:
+                    self.socket_acks.append(json.loads(message.data))
+                    self._changed.notify_all()
+        return ws
+
+    async def socket_send(self, envelope_type: str, payload: Mapping[str, Any]) -> str:
+        """Push an envelope (``slash_commands``, ``events_api``, ``interactive``) to the app."""
+        await asyncio.wait_for(self._socket_ready.wait(), timeout=5)
+        assert self._socket_ws is not None
+        envelope_id = f"env-{next(self._ids)}"
+        await self._socket_ws.send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": envelope_type,
+                "payload": dict(payload),
+                "accepts_response_payload": envelope_type != "events_api",
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+        )
+        return envelope_id
+
+    async def wait_socket_ack(self, envelope_id: str, *, timeout: float = 5.0) -> dict[str, Any]:  # noqa: ASYNC109 - a test helper's deadline
+        """Wait for the app's acknowledgement of one envelope."""
+
+        def found() -> dict[str, Any] | None:
+            return next(
+                (ack for ack in self.socket_acks if ack.get("envelope_id") == envelope_id), None
+            )
+
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(lambda: found() is not None)
+        ack = found()
+        assert ack is not None
+        return ack
+
     # ----------------------------------------------------------------- plumbing
 
     async def _record(
@@ -364,9 +428,11 @@ class FakeSlackAPI:
             return self._failure_response(failure)
         if call.token is None:
             return web.json_response({"ok": False, "error": "not_authed"})
-        if call.token != "valid":
+        if call.token != "valid" and method != "apps.connections.open":
             return web.json_response({"ok": False, "error": "invalid_auth"})
         handler = self._handlers().get(method)
+        if method == "apps.connections.open":
+            return self._connections_open(request)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
         result = handler(params)

@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from importlib import resources
-from pathlib import Path
 
 import pytest
 
-# Shim until pyproject's [tool.pytest.ini_options] sets pythonpath = ["."]: pytest's prepend
-# import mode puts tests/ on sys.path first, where tests/router and tests/bot are directories
-# without __init__.py, so `import router` would find a namespace package instead of the project.
-# Put the project root first and forget namespace imports of the two packages. A no-op once the
-# root is on the path.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-for _name in [n for n in sys.modules if n.split(".")[0] in ("router", "bot")]:
-    if getattr(sys.modules[_name], "__file__", None) is None:
-        del sys.modules[_name]
-
-from router import Availability, RateCard, parse_card  # noqa: E402 - after the path shim
+from router import Availability, RateCard, parse_card
 
 
 def card_text(name: str) -> str:

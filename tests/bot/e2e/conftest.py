@@ -41,7 +41,9 @@ class StepClock:
         return self._now
 
 
-def signed_headers(body: str, *, secret: str = SIGNING_SECRET, at: int | None = None) -> dict[str, str]:
+def signed_headers(
+    body: str, *, secret: str = SIGNING_SECRET, at: int | None = None
+) -> dict[str, str]:
     """The headers Slack sends with a request body."""
     timestamp = str(at if at is not None else int(time.time()))
     base = f"v0:{timestamp}:{body}".encode()
@@ -114,8 +116,15 @@ class Bot:
         )
         return int(response.status)
 
-    async def click(self, action_id: str, value: str, *, user: str = "U111",
-                    message_ts: str = "1.000", channel: str = "C111") -> int:
+    async def click(
+        self,
+        action_id: str,
+        value: str,
+        *,
+        user: str = "U111",
+        message_ts: str = "1.000",
+        channel: str = "C111",
+    ) -> int:
         """Click a button the bot posted (a block_actions interactivity payload)."""
         payload = {
             "type": "block_actions",
@@ -173,7 +182,11 @@ async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
         await client.start_server()
         try:
             yield Bot(
-                runtime=runtime, http=client, slack=slack, gemini=gemini, image_dir=tmp_path / "images"
+                runtime=runtime,
+                http=client,
+                slack=slack,
+                gemini=gemini,
+                image_dir=tmp_path / "images",
             )
         finally:
             await client.close()

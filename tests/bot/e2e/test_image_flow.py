@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from bot.ledger.budgets import EntryIn
 from bot.slack_io import ActionValue
 from router import Availability, Purpose, Usage, actual_micros, parse_command, plan_request
 from tests.bot.e2e.conftest import Bot, signed_headers
@@ -45,7 +46,7 @@ def result_messages(bot: Bot) -> list[dict[str, Any]]:
 
 
 async def test_hero_command_posts_a_priced_image_in_a_thread(bot: Bot) -> None:
-    """/image hero product shot ends with the hero model's image in the thread, priced from tokens."""
+    """/image hero product shot ends with the hero model's image in a thread, priced from tokens."""
     ack = await bot.command("hero product shot on marble")
     assert ack["response_type"] == "ephemeral"
     assert "On it" in ack["text"] and "Budget left" in ack["text"]
@@ -173,8 +174,11 @@ async def test_bad_flag_gets_a_friendly_message_and_nothing_runs(bot: Bot) -> No
 
 async def test_budget_refusal_makes_no_call(bot: Bot) -> None:
     """Past the user's budget the request is refused with the figures, and no call is made."""
-    await bot.runtime.flow.jobs._ledger.set_budget(  # noqa: SLF001 - arrange a tiny budget
-        workspace_id="T111", user_id="U111", amount_micros=10_000, set_by="UADMIN",
+    await bot.runtime.flow.jobs._ledger.set_budget(
+        workspace_id="T111",
+        user_id="U111",
+        amount_micros=10_000,
+        set_by="UADMIN",
         at=bot.runtime.clock(),
     )
     ack = await bot.command("hero product shot")
@@ -221,6 +225,48 @@ async def test_more_like_this_is_charged_to_the_clicker(bot: Bot) -> None:
     assert len(bot.gemini.generate_requests()) == 2
     async with bot.runtime.engine.connect() as connection:
         users = (
-            await connection.execute(text("SELECT user_id FROM ledger_entry ORDER BY id"))
-        ).scalars().all()
+            (await connection.execute(text("SELECT user_id FROM ledger_entry ORDER BY id")))
+            .scalars()
+            .all()
+        )
     assert list(users) == ["U111", "U222"]
+
+
+async def spend_beforehand(bot: Bot, micros: int, *, key: str = "earlier") -> None:
+    """Arrange earlier spend for U111 this month through the ledger's own API."""
+    ledger = bot.runtime.flow.jobs._ledger  # noqa: SLF001 - arranging state through the real API
+    at = bot.runtime.clock()
+    reserved = await ledger.reserve(
+        key=key, workspace_id="T111", user_id="U111", estimate_micros=micros, at=at
+    )
+    assert not hasattr(reserved, "scope")
+    entry = EntryIn(
+        idempotency_key=f"{key}:0", model_id="gemini-2.5-flash-image", cost_micros=micros, images=1
+    )
+    await ledger.settle(key, entries=[entry], at=at)
+
+
+async def test_guard_downgrades_a_hero_request_at_90_percent(bot: Bot) -> None:
+    """At 92% of the budget a hero request goes to the cheapest capable model, and says so."""
+    await spend_beforehand(bot, 4_600_000)
+    ack = await bot.command("hero product shot")
+    assert "Downgraded to save budget" in ack["text"]
+    await bot.settle()
+    [request] = bot.gemini.generate_requests()
+    assert request.model != expected_model(bot, "hero product shot")
+
+
+async def test_crossing_half_the_budget_sends_one_alert_then_refuses_with_ask_more(
+    bot: Bot,
+) -> None:
+    """Crossing 50% DMs the user once; a request past 100% is refused with an Ask button."""
+    await spend_beforehand(bot, 2_480_000)
+    await bot.command("a bicycle")
+    await bot.settle()
+    alerts = [c for c in bot.slack.calls_to("chat.postMessage") if c.params["channel"] == "U111"]
+    assert len(alerts) == 1 and "50%" in alerts[0].params["text"]
+    await spend_beforehand(bot, 2_480_000, key="earlier-2")
+    ack = await bot.command("a bicycle")
+    assert "budget_ask_more" in json.dumps(ack.get("blocks", []))
+    await bot.settle()
+    assert len(bot.gemini.generate_requests()) == 1

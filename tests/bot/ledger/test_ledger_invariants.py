@@ -36,7 +36,7 @@ operations = st.lists(st.one_of(reserve_op, settle_op, release_op, recover_op), 
 
 
 @settings(
-    max_examples=40,
+    max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )

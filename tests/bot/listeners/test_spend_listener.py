@@ -24,11 +24,12 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.alerts import BudgetFigures, check_thresholds, deliver_notices
 from bot.ledger.alerts import AlertStore, IncreaseState
 from bot.ledger.budgets import BudgetLedger
 from bot.ledger.engine import make_engine, upgrade
 from bot.ledger.reports import ReportStore
-from bot.listeners.spend import REFUSAL, register_spend
+from bot.listeners.spend import REFUSAL, SlackNotifier, register_spend
 from bot.reports import (
     APPROVE_ACTION,
     ASK_MORE_ACTION,
@@ -430,3 +431,22 @@ async def test_declining_tells_the_requester(harness: Harness) -> None:
     [update] = await harness.fake.wait_for("chat.update")
     assert "declined" in update.params["text"]
     assert await harness.budget("U1") == DEFAULT_BUDGET
+
+
+async def test_alert_notices_arrive_as_dms(harness: Harness) -> None:
+    """SlackNotifier delivers check_thresholds notices to the user and to each manager."""
+    notices = await check_thresholds(
+        claims=harness.alerts,
+        workspace_id=TEAM,
+        user_id="U1",
+        month="2026-11",
+        user=BudgetFigures(consumed_micros=DEFAULT_BUDGET, budget_micros=DEFAULT_BUDGET),
+        workspace=BudgetFigures(consumed_micros=95, budget_micros=100),
+        at=NOW,
+    )
+    client = AsyncWebClient(token=harness.fake.token, base_url=harness.fake.base_url)
+    sent = await deliver_notices(notices, notifier=SlackNotifier(client), managers=["M1", "M2"])
+    assert sent == 3
+    posts = await harness.fake.wait_for("chat.postMessage", count=3)
+    assert [p.params["channel"] for p in posts] == ["U1", "M1", "M2"]
+    assert posts[0].params["blocks"][-1]["elements"][0]["action_id"] == ASK_MORE_ACTION

@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import json
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-
-def _route_module() -> ModuleType:
-    """bot.cli.route; loaded from its file while sibling CLI modules are still being written."""
-    try:
-        return importlib.import_module("bot.cli.route")
-    except ImportError:  # bot/cli/__init__.py imports modules other helpers have not landed yet
-        path = Path(__file__).resolve().parents[2] / "bot" / "cli" / "route.py"
-        spec = importlib.util.spec_from_file_location("bot_cli_route_under_test", path)
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+from bot.cli import route
 
 
 def run(argv: list[str]) -> int:
     """Build a parser with only ``route`` registered and run it."""
     parser = argparse.ArgumentParser(prog="imagebot")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    _route_module().register(subparsers)
+    route.register(subparsers)
     args = parser.parse_args(argv)
     code: int = args.func(args)
     return code
