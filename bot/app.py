@@ -27,10 +27,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.alerts import check_thresholds, deliver_notices
 from bot.cards import load_card
 from bot.config import Settings
 from bot.dispatch import Dispatcher, ModelRegistry
-from bot.alerts import check_thresholds, deliver_notices
 from bot.images import ImageStore
 from bot.jobs import ImageJobs, Requester
 from bot.ledger.alerts import AlertStore

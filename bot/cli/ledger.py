@@ -1,8 +1,8 @@
 """``imagebot migrate`` and ``imagebot budget set|show``: the ledger from the command line.
 
 Amounts are dollars for people (``25``, ``$25.50``, ``unlimited``) and micro-USD inside.
-``--team`` names the Slack workspace (team id, e.g. ``T0123ABCD``); a single-workspace install
-uses the default id ``default``, which is also what the bot uses when it runs in one workspace.
+``--team`` names the Slack workspace (team id, e.g. ``T0123ABCD``); it may be left out when exactly
+one workspace has used the bot (the usual single-team install).
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
 
 from bot.config import Settings, load_settings
 from bot.ledger.budgets import BudgetLedger, BudgetSetting
-from bot.ledger.engine import make_engine, upgrade
+from bot.ledger.engine import make_engine, transaction, upgrade
 from bot.ledger.errors import LedgerError
 from bot.ledger.months import parse_month
+from bot.ledger.tables import Workspace
 from router.money import MoneyError, format_usd, parse_usd
 
 __all__ = ["DEFAULT_TEAM", "register"]
@@ -63,10 +65,30 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 def _team_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--team",
-        default=DEFAULT_TEAM,
+        default=None,
         metavar="T123",
-        help=f"Slack workspace (team) id; single-workspace installs use {DEFAULT_TEAM!r}",
+        help="Slack workspace (team) id; optional when only one workspace uses the bot",
     )
+
+
+class _TeamUnknown(Exception):
+    """Raised when --team is needed to say which workspace is meant."""
+
+
+async def _resolve_team(engine: AsyncEngine, team: str | None) -> str:
+    """``--team``, or the one workspace that has used the bot (the usual single-team install)."""
+    if team:
+        return team
+    async with transaction(engine, write=False) as session:
+        known = sorted((await session.exec(select(Workspace.id))).all())
+    if len(known) == 1:
+        return known[0]
+    if not known:
+        raise _TeamUnknown(
+            "no Slack workspace has used imagebot yet; pass --team with your Slack team id "
+            "(it starts with T)"
+        )
+    raise _TeamUnknown(f"several workspaces use imagebot ({', '.join(known)}); pass --team")
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -116,7 +138,7 @@ def _budget_set(args: argparse.Namespace) -> int:
         engine, ledger = _ledger(settings)
         try:
             return await ledger.set_budget(
-                workspace_id=args.team,
+                workspace_id=await _resolve_team(engine, args.team),
                 user_id=user_id,
                 amount_micros=amount,
                 set_by=args.by,
@@ -127,7 +149,11 @@ def _budget_set(args: argparse.Namespace) -> int:
         finally:
             await engine.dispose()
 
-    setting = asyncio.run(run())
+    try:
+        setting = asyncio.run(run())
+    except _TeamUnknown as exc:
+        print(f"imagebot: {exc}")
+        return 2
     who = "the workspace" if user_id is None else user_id
     print(f"Budget of {who} is now {_describe(setting)}.")
     return 0
@@ -146,17 +172,18 @@ def _budget_show(args: argparse.Namespace) -> int:
         try:
             now = datetime.now(UTC)
             wanted = month or ledger.month_of(now)
-            setting = await ledger.budget_for(
-                workspace_id=args.team, user_id=args.user, month=wanted
-            )
-            consumed = await ledger.consumed(
-                workspace_id=args.team, user_id=args.user, month=wanted
-            )
+            team = await _resolve_team(engine, args.team)
+            setting = await ledger.budget_for(workspace_id=team, user_id=args.user, month=wanted)
+            consumed = await ledger.consumed(workspace_id=team, user_id=args.user, month=wanted)
             return setting, consumed
         finally:
             await engine.dispose()
 
-    setting, consumed = asyncio.run(run())
+    try:
+        setting, consumed = asyncio.run(run())
+    except _TeamUnknown as exc:
+        print(f"imagebot: {exc}")
+        return 2
     who = "Workspace" if args.user is None else args.user
     line = f"{who}, {setting.month}: budget {_describe(setting)}; spent {format_usd(consumed)}"
     if setting.amount_micros is not None:

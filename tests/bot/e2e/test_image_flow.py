@@ -234,7 +234,7 @@ async def test_more_like_this_is_charged_to_the_clicker(bot: Bot) -> None:
 
 async def spend_beforehand(bot: Bot, micros: int, *, key: str = "earlier") -> None:
     """Arrange earlier spend for U111 this month through the ledger's own API."""
-    ledger = bot.runtime.flow.jobs._ledger  # noqa: SLF001 - arranging state through the real API
+    ledger = bot.runtime.flow.jobs._ledger
     at = bot.runtime.clock()
     reserved = await ledger.reserve(
         key=key, workspace_id="T111", user_id="U111", estimate_micros=micros, at=at

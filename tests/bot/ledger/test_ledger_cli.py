@@ -43,11 +43,13 @@ def test_budget_set_and_show_in_dollars(database: str, capsys: pytest.CaptureFix
     """Budgets are set and shown in dollars, per user and for the workspace."""
     run("migrate")
     capsys.readouterr()
-    assert run("budget", "show", "--user", "U123") == 0
+    assert run("budget", "show", "--user", "U123") == 2
+    assert "pass --team with your Slack team id" in capsys.readouterr().out
+    assert run("budget", "show", "--team", "T111", "--user", "U123") == 0
     assert "budget $50.00 (the configured default); spent $0.00, $50.00 left" in (
         capsys.readouterr().out
     )
-    assert run("budget", "set", "--user", "U123", "25") == 0
+    assert run("budget", "set", "--team", "T111", "--user", "U123", "25") == 0
     assert "Budget of U123 is now $25.00 every month, set by cli" in capsys.readouterr().out
     assert run("budget", "set", "--workspace", "$2,500") == 0
     assert "Budget of the workspace is now $2,500.00 every month" in capsys.readouterr().out
@@ -59,12 +61,15 @@ def test_budget_set_and_show_in_dollars(database: str, capsys: pytest.CaptureFix
 
 
 def test_budget_set_on_another_team(database: str, capsys: pytest.CaptureFixture[str]) -> None:
-    """--team keeps budgets of different workspaces apart."""
+    """--team keeps budgets of different workspaces apart; with several, --team is required."""
     run("migrate")
+    run("budget", "set", "--team", "T111", "--user", "U1", "5")
     run("budget", "set", "--team", "T777", "--user", "U1", "7")
     capsys.readouterr()
-    run("budget", "show", "--user", "U1")
-    assert "$50.00 (the configured default)" in capsys.readouterr().out
+    assert run("budget", "show", "--user", "U1") == 2
+    assert "several workspaces use imagebot (T111, T777)" in capsys.readouterr().out
+    run("budget", "show", "--team", "T111", "--user", "U1")
+    assert "$5.00 every month" in capsys.readouterr().out
     run("budget", "show", "--team", "T777", "--user", "U1")
     assert "$7.00 every month" in capsys.readouterr().out
 
