@@ -40,6 +40,10 @@ class StepClock:
         self._now += timedelta(seconds=1)
         return self._now
 
+    def advance(self, delta: timedelta) -> None:
+        """Jump ahead (e.g. past the age at which maintenance retries an upload)."""
+        self._now += delta
+
 
 def signed_headers(
     body: str, *, secret: str = SIGNING_SECRET, at: int | None = None
@@ -60,6 +64,7 @@ class Bot:
     slack: FakeSlackAPI
     gemini: FakeGeminiAPI
     image_dir: Path
+    clock: StepClock
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     async def post(
@@ -174,9 +179,8 @@ async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
             workspace_budget_usd="100",
             confirm_above_usd="1",
         )
-        runtime = await build_runtime(
-            settings, clock=StepClock(datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
-        )
+        clock = StepClock(datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
+        runtime = await build_runtime(settings, clock=clock)
         server = TestServer(web_application(runtime))
         client = TestClient(server)
         await client.start_server()
@@ -187,6 +191,7 @@ async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
                 slack=slack,
                 gemini=gemini,
                 image_dir=tmp_path / "images",
+                clock=clock,
             )
         finally:
             await client.close()
