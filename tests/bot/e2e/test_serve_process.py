@@ -14,6 +14,8 @@ import aiohttp
 from tests.fakes.gemini_api import FakeGeminiAPI
 from tests.fakes.slack_api import FakeSlackAPI
 
+ROOT = str(Path(__file__).resolve().parents[3])
+
 
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
@@ -66,7 +68,7 @@ async def test_serve_starts_answers_health_and_stops_on_sigterm(tmp_path: Path) 
                 GEMINI_API_KEY=gemini.api_key,
                 IMAGEBOT_GEMINI_BASE_URL=gemini.base_url,
                 IMAGEBOT_SLACK_API_URL=slack.base_url,
-                PYTHONPATH=str(Path(__file__).resolve().parents[3]),
+                PYTHONPATH=ROOT,
             ),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -97,7 +99,7 @@ async def test_missing_token_stops_with_one_line(tmp_path: Path) -> None:
         "bot",
         "serve",
         cwd=tmp_path,
-        env=clean_env(PYTHONPATH=str(Path(__file__).resolve().parents[3])),
+        env=clean_env(PYTHONPATH=ROOT),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -117,7 +119,7 @@ async def test_malformed_setting_stops_with_one_line(tmp_path: Path) -> None:
         "serve",
         cwd=tmp_path,
         env=clean_env(
-            PYTHONPATH=str(Path(__file__).resolve().parents[3]),
+            PYTHONPATH=ROOT,
             IMAGEBOT_TIMEZONE="Mars/Olympus",
         ),
         stdout=asyncio.subprocess.PIPE,
