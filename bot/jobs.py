@@ -18,22 +18,26 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from bot.dispatch import AttemptCost, Dispatcher, DispatchOutcome, ModelRegistry
+from bot.dispatch import AttemptCost, ChainOutcome, Dispatcher, DispatchOutcome, ModelRegistry
 from bot.images import ImageStore
 from bot.ledger.budgets import BudgetLedger, EntryIn, Refused
 from bot.providers import ReferenceImage
 from router import (
     BudgetState,
+    ChainPlan,
     Constraints,
     Plan,
     Purpose,
     RateCard,
     Refusal,
     Usage,
+    plan_chain,
     plan_request,
 )
 
 __all__ = [
+    "ChainRequest",
+    "ChainResult",
     "Completed",
     "Failed",
     "ImageJobs",
@@ -42,6 +46,7 @@ __all__ = [
     "Quote",
     "Requester",
     "StoredImage",
+    "VariantResult",
 ]
 
 log = logging.getLogger(__name__)
@@ -123,6 +128,43 @@ class Failed:
 
 
 JobResult = Completed | Failed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChainRequest:
+    """A character chain: one reference image of ``prompt``, then each variant locked to it."""
+
+    key: str
+    requester: Requester
+    prompt: str
+    variant_prompts: tuple[str, ...]
+    constraints: Constraints
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VariantResult:
+    """One variant of a chain: its image (None when it failed, with the reason) and its cost."""
+
+    prompt: str
+    image: StoredImage | None
+    cost_micros: int
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChainResult:
+    """A finished chain. ``reference`` is None when the reference failed (no variant ran)."""
+
+    reference: StoredImage | None
+    reference_cost_micros: int
+    variants: tuple[VariantResult, ...]
+    cost_micros: int
+    notices: tuple[str, ...]
+    error: str | None
+    user_budget: BudgetState
+    workspace_budget: BudgetState
+    refused: Refused | None = None
+    duplicate: bool = False
 
 
 class ImageJobs:
@@ -228,7 +270,13 @@ class ImageJobs:
             )
             for index, image in enumerate(outcome.images)
         )
-        entries = _entries(request, plan, outcome.attempts)
+        entries = _entries(
+            request.key,
+            plan.tier.value,
+            plan.constraints,
+            len(request.references),
+            outcome.attempts,
+        )
         await self._settle(request.key, entries, at=at)
         errors = [error for error in outcome.failed if error is not None]
         if not stored or outcome.model_id is None:
@@ -268,6 +316,123 @@ class ImageJobs:
             workspace_budget=workspace,
         )
 
+    async def quote_chain(self, request: ChainRequest, *, at: datetime) -> ChainPlan | Refusal:
+        """Plan a chain on the current budgets (the whole chain must fit)."""
+        user, workspace = await self.budgets(
+            workspace_id=request.requester.workspace_id,
+            user_id=request.requester.user_id,
+            at=at,
+        )
+        return plan_chain(
+            variants=len(request.variant_prompts),
+            card=self._card,
+            budgets=(user, workspace),
+            availability=self._registry.availability(),
+            today=_today(at),
+            base=request.constraints,
+        )
+
+    async def run_chain(
+        self, request: ChainRequest, plan: ChainPlan, *, at: datetime, clock: Callable[[], datetime]
+    ) -> ChainResult:
+        """Reserve the whole chain, run it, store every image, settle every billed call."""
+        requester = request.requester
+        reserved = await self._ledger.reserve(
+            key=request.key,
+            workspace_id=requester.workspace_id,
+            user_id=requester.user_id,
+            estimate_micros=plan.estimate_micros,
+            at=at,
+            channel_id=requester.channel_id,
+            thread_ts=requester.thread_ts,
+            description=f"chain 1 + {len(request.variant_prompts)}",
+        )
+        if isinstance(reserved, Refused) or reserved.duplicate:
+            return ChainResult(
+                reference=None,
+                reference_cost_micros=0,
+                variants=(),
+                cost_micros=0,
+                notices=(),
+                error=reserved.message if isinstance(reserved, Refused) else None,
+                user_budget=reserved.user,
+                workspace_budget=reserved.workspace,
+                refused=reserved if isinstance(reserved, Refused) else None,
+                duplicate=not isinstance(reserved, Refused),
+            )
+        outcome = await self._dispatcher.run_chain(
+            reference_plan=plan.reference,
+            variant_plan=plan.variants[0],
+            reference_prompt=request.prompt,
+            variant_prompts=request.variant_prompts,
+            today=_today(at),
+        )
+        return await self._complete_chain(request, plan, outcome, at=clock())
+
+    async def _complete_chain(
+        self, request: ChainRequest, plan: ChainPlan, outcome: ChainOutcome, *, at: datetime
+    ) -> ChainResult:
+        def store(result: DispatchOutcome | None, name: str) -> StoredImage | None:
+            if result is None or not result.images or result.model_id is None:
+                return None
+            image = result.images[0]
+            return StoredImage(
+                path=self._images.save(
+                    image.data, key=f"{request.key}-{name}", mime_type=image.mime_type, at=at
+                ),
+                mime_type=image.mime_type,
+                model_id=result.model_id,
+            )
+
+        reference = store(outcome.reference, "reference")
+        variants = tuple(
+            VariantResult(
+                prompt=variant.prompt,
+                image=store(variant.outcome, f"variant-{variant.index + 1}"),
+                cost_micros=variant.cost_micros,
+                error=variant.error.user_message if variant.error is not None else None,
+            )
+            for variant in outcome.variants
+        )
+        entries = _entries(
+            request.key,
+            plan.reference.tier.value,
+            plan.reference.constraints,
+            0,
+            outcome.reference.attempts,
+        )
+        for variant in outcome.variants:
+            if variant.outcome is not None:
+                entries += _entries(
+                    f"{request.key}:v{variant.index + 1}",
+                    plan.variants[0].tier.value,
+                    plan.variants[0].constraints,
+                    1,
+                    variant.outcome.attempts,
+                )
+        await self._settle(request.key, entries, at=at)
+        user, workspace = await self.budgets(
+            workspace_id=request.requester.workspace_id, user_id=request.requester.user_id, at=at
+        )
+        error = outcome.reference.error
+        log.info(
+            "chain done key=%s variants_ok=%d/%d cost_micros=%d",
+            request.key,
+            sum(1 for v in variants if v.image is not None),
+            len(variants),
+            outcome.cost_micros,
+        )
+        return ChainResult(
+            reference=reference,
+            reference_cost_micros=outcome.reference.cost_micros,
+            variants=variants,
+            cost_micros=outcome.cost_micros,
+            notices=outcome.notices,
+            error=error.user_message if reference is None and error is not None else None,
+            user_budget=user,
+            workspace_budget=workspace,
+        )
+
     async def _settle(self, key: str, entries: Sequence[EntryIn], *, at: datetime) -> None:
         if entries:
             await self._ledger.settle(key, entries=entries, at=at)
@@ -279,19 +444,25 @@ def _today(at: datetime) -> date:
     return at.date()
 
 
-def _entries(request: JobRequest, plan: Plan, attempts: Sequence[AttemptCost]) -> list[EntryIn]:
+def _entries(
+    key: str,
+    tier: str,
+    constraints: Constraints,
+    reference_inputs: int,
+    attempts: Sequence[AttemptCost],
+) -> list[EntryIn]:
     """One ledger row per call that may have cost money, keyed by request and attempt."""
     return [
         EntryIn(
-            idempotency_key=f"{request.key}:{index}",
+            idempotency_key=f"{key}:{index}",
             model_id=attempt.model_id,
             cost_micros=attempt.cost_micros,
             usage=attempt.usage if attempt.usage is not None else Usage.unreported(),
-            tier=plan.tier.value,
+            tier=tier,
             images=attempt.images,
             image_size=attempt.image_size,
-            batch=plan.constraints.batch,
-            reference_inputs=len(request.references),
+            batch=constraints.batch,
+            reference_inputs=reference_inputs,
             possibly_billed=attempt.possibly_billed,
         )
         for index, attempt in enumerate(attempts)

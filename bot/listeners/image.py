@@ -10,23 +10,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncApp
 
 from bot.images import ImageStore
-from bot.jobs import Completed, Failed, ImageJobs, JobRequest, Requester
+from bot.jobs import (
+    ChainRequest,
+    Completed,
+    Failed,
+    ImageJobs,
+    JobRequest,
+    Requester,
+    StoredImage,
+)
 from bot.ledger.deliveries import DeliveryStore
-from bot.ledger.requests import RequestState, RequestStore
+from bot.ledger.requests import RequestInfo, RequestState, RequestStore
 from bot.ledger.threads import ImageKind, ThreadInfo, ThreadStore
 from bot.listeners.texts import (
     HELP,
     button_name,
     constraints_from_dict,
     constraints_to_dict,
+    is_chain,
     mime_of,
     plan_text,
     strip_mention,
@@ -61,7 +70,7 @@ from bot.threadstate import ThreadSettings
 from router import CommandError, Constraints, Plan, Purpose, Refusal, parse_command
 from router.money import format_usd
 
-__all__ = ["AfterSettle", "AskMore", "ImageFlow", "register_image"]
+__all__ = ["AfterSettle", "AskMore", "ChainCommands", "ImageFlow", "register_image"]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +91,24 @@ _IGNORED_SUBTYPES = frozenset(
 )
 
 AskMore = Callable[[Refusal, str], dict[str, Any] | None]
+
+
+class ChainCommands(Protocol):
+    """The character chain's entry points (bot.listeners.chain.ChainFlow)."""
+
+    async def on_command(self, command: SlashCommand) -> MessageContent:
+        """The immediate answer to ``/image chain ...``."""
+        ...
+
+    def from_held(self, held: RequestInfo) -> ChainRequest | None:
+        """A chain held for confirmation, or None when ``held`` is not a chain."""
+        ...
+
+    async def run_confirmed(self, request: ChainRequest, *, response_url: str | None) -> None:
+        """Run a confirmed chain."""
+        ...
+
+
 AfterSettle = Callable[[Requester], Awaitable[None]]
 
 
@@ -112,6 +139,7 @@ class ImageFlow:
     downloader: SlackFileDownloader
     ask_more: AskMore | None = None
     after_settle: AfterSettle | None = None
+    chains: ChainCommands | None = None
     bot_user_id: str | None = None
 
     # ---- /image -----------------------------------------------------------------------------
@@ -121,6 +149,8 @@ class ImageFlow:
         text = command.text.strip()
         if not text or text.lower() in ("help", "--help", "-h"):
             return MessageContent(text=HELP, blocks=())
+        if self.chains is not None and is_chain(text):
+            return await self.chains.on_command(command)
         requester = Requester(
             workspace_id=command.team_id, user_id=command.user_id, channel_id=command.channel_id
         )
@@ -261,7 +291,7 @@ class ImageFlow:
         except SlackIOError as exc:
             log.warning("status post failed channel=%s error=%s", requester.channel_id, exc)
             if response_url:
-                await self._respond(
+                await self.respond(
                     response_url,
                     f"{exc.user_message} Nothing was generated or charged.",
                 )
@@ -291,14 +321,22 @@ class ImageFlow:
         if isinstance(result, Failed):
             await self._report_failure(result, channel=channel, thread_ts=thread_ts)
             if status_ts is not None:
-                await self._quiet_update(channel, status_ts, f":warning: {result.message}")
+                await self.quiet_update(channel, status_ts, f":warning: {result.message}")
             if self.after_settle is not None and result.charged_micros:
                 await self.after_settle(requester)
             return
         self.metrics.requests.labels("done").inc()
         self.metrics.images.labels(result.model_id).inc(len(result.images))
         self.metrics.spend_micros.labels(result.model_id).inc(result.cost_micros)
-        last_path = await self._deliver(result, channel=channel, thread_ts=thread_ts)
+        count = len(result.images)
+        last_path = await self.deliver(
+            [
+                (image, f"{result.model_name} {index}/{count}")
+                for index, image in enumerate(result.images, start=1)
+            ],
+            channel=channel,
+            thread_ts=thread_ts,
+        )
         await self.threads.set_last_image(
             channel_id=channel, thread_ts=thread_ts, path=last_path, at=self.clock()
         )
@@ -320,9 +358,9 @@ class ImageFlow:
             prices=prices,
             request_key=request.key,
         )
-        await self._say(channel, thread_ts, content)
+        await self.say(channel, thread_ts, content)
         if status_ts is not None:
-            await self._quiet_update(
+            await self.quiet_update(
                 channel,
                 status_ts,
                 f":white_check_mark: {result.model_name}, {format_usd(result.cost_micros)}. "
@@ -332,9 +370,15 @@ class ImageFlow:
         if self.after_settle is not None:
             await self.after_settle(requester)
 
-    async def _deliver(self, result: Completed, *, channel: str, thread_ts: str) -> str:
-        """Upload every stored image into the thread; a refused upload waits for maintenance."""
-        for index, image in enumerate(result.images, start=1):
+    async def deliver(
+        self, images: Sequence[tuple[StoredImage, str]], *, channel: str, thread_ts: str
+    ) -> str:
+        """Upload stored images (with titles) into the thread; returns the last one's path.
+
+        Each image is recorded as pending before the upload and cleared after it, so an image
+        Slack refuses (or a crash mid-upload) is posted later by maintenance, never lost.
+        """
+        for image, title in images:
             await self.threads.add_image(
                 channel_id=channel,
                 thread_ts=thread_ts,
@@ -343,7 +387,6 @@ class ImageFlow:
                 model_id=image.model_id,
                 at=self.clock(),
             )
-            title = f"{result.model_name} {index}/{len(result.images)}"
             pending = await self.threads.add_pending_upload(
                 channel_id=channel,
                 thread_ts=thread_ts,
@@ -358,12 +401,12 @@ class ImageFlow:
                     channel=channel,
                     thread_ts=thread_ts,
                     title=title,
-                    alt_text=f"Generated by {result.model_name}",
+                    alt_text=title,
                 )
             except SlackIOError as exc:
                 log.warning("upload failed path=%s error=%s; kept for retry", image.path, exc)
                 await self.threads.note_upload_failure(pending.id, error=str(exc), at=self.clock())
-                await self._say(
+                await self.say(
                     channel,
                     thread_ts,
                     MessageContent(
@@ -376,7 +419,7 @@ class ImageFlow:
                 )
                 continue
             await self.threads.remove_pending_upload(pending.id)
-        return result.images[-1].path
+        return images[-1][0].path
 
     async def _report_failure(self, result: Failed, *, channel: str, thread_ts: str) -> None:
         if result.duplicate:
@@ -397,7 +440,7 @@ class ImageFlow:
                 charged_micros=result.charged_micros,
                 next_step="Try again in a minute, or change the wording. Reply here to retry.",
             )
-        await self._say(channel, thread_ts, content)
+        await self.say(channel, thread_ts, content)
 
     async def _button_prices(self, request: JobRequest, *, fallback: int) -> ButtonPrices:
         """Price the three follow-up buttons for the person who asked (a clicker re-quotes)."""
@@ -458,10 +501,10 @@ class ImageFlow:
             )
             prepared = await self._prepare(key=key, requester=requester, text=text)
             if prepared.request is None or prepared.plan is None:
-                await self._say(event.channel, event.ts, prepared.answer)
+                await self.say(event.channel, event.ts, prepared.answer)
             elif prepared.plan.estimate_micros > self.confirm_above_micros:
                 confirm = await self._confirmation(prepared.request, prepared.plan)
-                await self._say(event.channel, event.ts, confirm)
+                await self.say(event.channel, event.ts, confirm)
             else:
                 await self._start_thread(
                     prepared.request, prepared.plan, response_url=None, thread_ts=event.ts
@@ -483,7 +526,7 @@ class ImageFlow:
         if dropped:
             notes.append(dropped)
         if notes:
-            await self._say(
+            await self.say(
                 event.channel, thread.thread_ts, MessageContent(text=" ".join(notes), blocks=())
             )
         prompt_text = text if text.strip() else f"-- {settings.prompt}"
@@ -496,11 +539,11 @@ class ImageFlow:
             purpose=purpose,
         )
         if prepared.request is None or prepared.plan is None:
-            await self._say(event.channel, thread.thread_ts, prepared.answer)
+            await self.say(event.channel, thread.thread_ts, prepared.answer)
             return
         if prepared.plan.estimate_micros > self.confirm_above_micros:
             confirm = await self._confirmation(prepared.request, prepared.plan)
-            await self._say(event.channel, thread.thread_ts, confirm)
+            await self.say(event.channel, thread.thread_ts, confirm)
             return
         await self.threads.update_settings(
             channel_id=event.channel,
@@ -510,7 +553,7 @@ class ImageFlow:
             ).to_dict(),
             at=self.clock(),
         )
-        status_ts = await self._say(event.channel, thread.thread_ts, prepared.answer)
+        status_ts = await self.say(event.channel, thread.thread_ts, prepared.answer)
         await self._execute(prepared.request, prepared.plan, status_ts=status_ts)
 
     async def _take_uploads(self, event: MessageEvent, *, thread_ts: str, notes: list[str]) -> None:
@@ -577,13 +620,13 @@ class ImageFlow:
         try:
             value = ActionValue.decode(click.value or "")
         except (PayloadError, ValueError):
-            await self._respond(
+            await self.respond(
                 click.response_url, "That button is out of date; start again with /image."
             )
             return
         thread = await self.threads.get(channel_id=value.channel, thread_ts=value.thread_ts)
         if thread is None:
-            await self._respond(
+            await self.respond(
                 click.response_url, "That result is too old to build on; start again with /image."
             )
             return
@@ -629,28 +672,32 @@ class ImageFlow:
                 overrides={"purpose": Purpose.FINAL},
             )
         if prepared.request is None or prepared.plan is None:
-            await self._respond(click.response_url, prepared.answer.text)
+            await self.respond(click.response_url, prepared.answer.text)
             return
         intro = MessageContent(
             text=f"<@{click.user_id}> clicked {button_name(click.action_id)}. "
             + prepared.answer.text,
             blocks=(),
         )
-        status_ts = await self._say(value.channel, value.thread_ts, intro)
+        status_ts = await self.say(value.channel, value.thread_ts, intro)
         await self._execute(prepared.request, prepared.plan, status_ts=status_ts)
 
     async def _confirmed(self, click: ButtonClick) -> None:
         """Go ahead on a held request: only its owner can, and only once."""
         held = await self.requests.get(click.value or "")
         if held is None or held.state is not RequestState.RECEIVED:
-            await self._respond(click.response_url, "That request was already handled.")
+            await self.respond(click.response_url, "That request was already handled.")
             return
         if held.user_id != click.user_id:
-            await self._respond(click.response_url, "Only the person who asked can confirm it.")
+            await self.respond(click.response_url, "Only the person who asked can confirm it.")
             return
         if not await self.deliveries.claim(f"confirm:{held.key}", at=self.clock()):
             return
         await self.requests.update(held.key, state=RequestState.RUNNING, at=self.clock())
+        chain = self.chains.from_held(held) if self.chains is not None else None
+        if chain is not None and self.chains is not None:
+            await self.chains.run_confirmed(chain, response_url=click.response_url)
+            return
         request = JobRequest(
             key=held.key,
             requester=Requester(
@@ -665,14 +712,14 @@ class ImageFlow:
         try:
             quote = await self.jobs.quote(request, at=self.clock())
         except CommandError as exc:
-            await self._respond(click.response_url, exc.message)
+            await self.respond(click.response_url, exc.message)
             return
         if isinstance(quote.outcome, Refusal):
-            await self._respond(click.response_url, quote.outcome.message)
+            await self.respond(click.response_url, quote.outcome.message)
             return
-        await self._respond(click.response_url, plan_text(quote.outcome, quote), replace=True)
+        await self.respond(click.response_url, plan_text(quote.outcome, quote), replace=True)
         if held.thread_ts is not None:
-            status_ts = await self._say(
+            status_ts = await self.say(
                 held.channel_id or "",
                 held.thread_ts,
                 MessageContent(text=plan_text(quote.outcome, quote), blocks=()),
@@ -719,15 +766,13 @@ class ImageFlow:
 
     # ---- small Slack helpers ----------------------------------------------------------------
 
-    async def _quiet_update(self, channel: str, ts: str, text: str) -> None:
+    async def quiet_update(self, channel: str, ts: str, text: str) -> None:
         try:
             await self.messages.update(channel=channel, ts=ts, text=text)
         except SlackIOError:
             log.warning("status update failed channel=%s ts=%s", channel, ts)
 
-    async def _say(
-        self, channel: str, thread_ts: str | None, content: MessageContent
-    ) -> str | None:
+    async def say(self, channel: str, thread_ts: str | None, content: MessageContent) -> str | None:
         try:
             posted = await self.messages.post(
                 channel=channel,
@@ -740,7 +785,7 @@ class ImageFlow:
             return None
         return posted.ts
 
-    async def _respond(self, response_url: str | None, text: str, *, replace: bool = False) -> None:
+    async def respond(self, response_url: str | None, text: str, *, replace: bool = False) -> None:
         if not response_url:
             return
         try:

@@ -73,8 +73,10 @@ from router.card import RateCard
 from router.money import MoneyError, format_usd, parse_usd
 
 __all__ = [
+    "FAILED",
     "HELP",
     "MAX_INCREASE_MICROS",
+    "REFUSAL",
     "SlackNotifier",
     "SpendFlow",
     "ask_more_block",
@@ -94,6 +96,7 @@ HELP = (
 REFUSAL = (
     "Sorry, only managers can see other people's spend or change budgets. `/spend` shows your own."
 )
+FAILED = "Sorry, I couldn't put that report together just now. Please try again in a minute."
 #: The most a person can ask for in one request (a typo guard, not a policy).
 MAX_INCREASE_MICROS = 100_000 * 1_000_000
 _MANAGER_CACHE_TTL = timedelta(minutes=5)
@@ -184,7 +187,35 @@ class SpendFlow:
         client: AsyncWebClient,
         respond: Respond,
     ) -> None:
-        """Carry out a parsed ``/spend`` for ``user_id`` (already acknowledged)."""
+        """Carry out a parsed ``/spend`` for ``user_id`` (already acknowledged).
+
+        A failure is logged and the person is told in plain words instead of hearing nothing.
+        """
+        try:
+            await self._run(
+                command,
+                team_id=team_id,
+                user_id=user_id,
+                channel_id=channel_id,
+                trigger_id=trigger_id,
+                client=client,
+                respond=respond,
+            )
+        except Exception:
+            log.exception("spend failed user=%s action=%s", user_id, command.action)
+            await respond(**_text(FAILED))
+
+    async def _run(
+        self,
+        command: SpendCommand,
+        *,
+        team_id: str,
+        user_id: str,
+        channel_id: str,
+        trigger_id: str | None,
+        client: AsyncWebClient,
+        respond: Respond,
+    ) -> None:
         if command.needs_manager(user_id) and not await self.is_manager(client, user_id):
             log.info("spend refused user=%s action=%s", user_id, command.action)
             await respond(**_text(REFUSAL))

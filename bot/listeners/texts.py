@@ -10,11 +10,13 @@ from router import Constraints, Plan, Purpose
 from router.money import format_usd
 
 __all__ = [
+    "CHAIN_WORD",
     "HELP",
     "button_name",
     "constraints_from_dict",
     "constraints_to_dict",
     "ephemeral",
+    "is_chain",
     "mime_of",
     "plan_text",
     "strip_mention",
@@ -24,8 +26,11 @@ HELP = (
     "Tell me what to make, e.g. `/image hero product shot on marble --aspect 16:9`.\n"
     "Purposes (first word or flag): draft, hero, final, edit, character (economy otherwise). "
     "Options: --2k --4k --aspect 16:9 -n 4 --model NAME --thinking high --estimate.\n"
-    "Reply in the thread to make variants; drop an image into it to use as a reference."
+    "Reply in the thread to make variants; drop an image into it to use as a reference.\n"
+    "A character in many poses: `/image chain our green owl mascot | waving | jumping`."
 )
+
+CHAIN_WORD = "chain"
 
 _CONSTRAINT_FIELDS = (
     "purpose",
@@ -42,6 +47,12 @@ _CONSTRAINT_FIELDS = (
 def ephemeral(text: str) -> dict[str, Any]:
     """A reply only the asker sees."""
     return {"response_type": "ephemeral", "text": text}
+
+
+def is_chain(text: str) -> bool:
+    """True when ``/image`` text asks for a character chain (its first word is ``chain``)."""
+    first = text.strip().split(maxsplit=1)
+    return bool(first) and first[0].lower() == CHAIN_WORD
 
 
 def plan_text(plan: Plan, quote: Quote | None, *, estimate_only: bool = False) -> str:
