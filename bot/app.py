@@ -11,11 +11,12 @@ what production runs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -67,9 +68,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-RUNTIME_KEY = web.AppKey("runtime", object)
-
-
 def utc_now() -> datetime:
     """The wall clock, UTC-aware (injected everywhere time matters)."""
     return datetime.now(UTC)
@@ -90,6 +88,7 @@ class Runtime:
     tasks: TaskTracker
     metrics: Metrics
     flow: ImageFlow
+    ledger: BudgetLedger
     clock: Callable[[], datetime]
     _closed: bool = field(default=False)
 
@@ -103,6 +102,39 @@ class Runtime:
             return False
         return True
 
+    async def maintain(self) -> None:
+        """One maintenance pass (each step survives the others' failures):
+
+        repost images Slack refused, settle reservations orphaned by a crashed replica (at their
+        estimate, marked interrupted), ask models.list again if start-up could not, and forget
+        Slack delivery ids older than Slack's retry window.
+        """
+        steps: tuple[tuple[str, Callable[[], Awaitable[object]]], ...] = (
+            ("repost", self.flow.repost_pending),
+            ("recover", lambda: self.ledger.recover_interrupted(at=self.clock())),
+            ("models", self._refresh_models),
+            (
+                "forget",
+                lambda: self.flow.deliveries.forget_before(self.clock() - timedelta(days=3)),
+            ),
+        )
+        for name, step in steps:
+            try:
+                await step()
+            except Exception:
+                log.exception("maintenance step failed step=%s", name)
+
+    async def _refresh_models(self) -> None:
+        if self.registry.listed is None:
+            await self.registry.refresh(self.provider)
+
+    async def maintenance_loop(self, stop: asyncio.Event, *, every_s: float = 600.0) -> None:
+        """Run :meth:`maintain` every ``every_s`` seconds until ``stop`` is set."""
+        while not stop.is_set():
+            await self.maintain()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every_s)
+
     async def aclose(self, *, grace_s: float = 25.0) -> None:
         """Finish or cancel running work, then close clients and the database."""
         if self._closed:
@@ -112,6 +144,9 @@ class Runtime:
         await self.provider.aclose()
         await self.http.close()
         await self.engine.dispose()
+
+
+RUNTIME_KEY = web.AppKey("runtime", Runtime)
 
 
 async def build_runtime(
@@ -262,6 +297,7 @@ async def build_runtime(
         tasks=tasks,
         metrics=metrics,
         flow=flow,
+        ledger=ledger,
         clock=clock,
     )
 
@@ -284,7 +320,10 @@ def web_application(runtime: Runtime) -> web.Application:
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(body=runtime.metrics.render(), content_type="text/plain")
 
-    app.router.add_post("/slack/events", slack_events)
+    if runtime.settings.slack_signing_secret is not None:
+        # Without a signing secret (Socket Mode) nothing could tell Slack's requests from
+        # forgeries, so the HTTP endpoint is not served at all.
+        app.router.add_post("/slack/events", slack_events)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     return app
@@ -314,7 +353,7 @@ async def serve(settings: Settings, *, port: int, host: str = "0.0.0.0") -> None
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    maintenance = runtime.tasks.spawn(runtime.flow.maintenance_loop(stop), name="maintenance")
+    maintenance = runtime.tasks.spawn(runtime.maintenance_loop(stop), name="maintenance")
     try:
         await stop.wait()
     finally:

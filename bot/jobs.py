@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from bot.dispatch import AttemptCost, ChainOutcome, Dispatcher, DispatchOutcome, ModelRegistry
 from bot.images import ImageStore
-from bot.ledger.budgets import BudgetLedger, EntryIn, Refused
+from bot.ledger.budgets import BudgetLedger, EntryIn, Refused, Reserved
 from bot.providers import ReferenceImage
 from router import (
     BudgetState,
@@ -225,18 +225,24 @@ class ImageJobs:
         at: datetime,
         clock: Callable[[], datetime],
     ) -> JobResult:
-        """Reserve, generate, store and settle one planned request (see the module docstring)."""
-        requester = request.requester
-        reserved = await self._ledger.reserve(
-            key=request.key,
-            workspace_id=requester.workspace_id,
-            user_id=requester.user_id,
-            estimate_micros=plan.estimate_micros,
-            at=at,
-            channel_id=requester.channel_id,
-            thread_ts=requester.thread_ts,
-            description=f"{plan.primary.display_name} x{plan.image_count}",
-        )
+        """Reserve, generate, store and settle one planned request (see the module docstring).
+
+        The reservation covers the dearest of the plan's choices, so a fallback can never take the
+        budget past what was reserved. When that does not fit but the primary does, the dearer
+        fallbacks are dropped instead.
+        """
+        worst = max(choice.estimate_micros for choice in plan.choices) * plan.image_count
+        reserved = await self._reserve(request, plan, max(worst, plan.estimate_micros), at=at)
+        if isinstance(reserved, Refused) and worst > plan.estimate_micros:
+            plan = replace(
+                plan,
+                fallbacks=tuple(
+                    choice
+                    for choice in plan.fallbacks
+                    if choice.estimate_micros <= plan.primary.estimate_micros
+                ),
+            )
+            reserved = await self._reserve(request, plan, plan.estimate_micros, at=at)
         if isinstance(reserved, Refused):
             return Failed(
                 message=reserved.message,
@@ -249,27 +255,63 @@ class ImageJobs:
                 message="This request is already being handled.", charged_micros=0, duplicate=True
             )
         # The dispatcher reports failures in its outcome and never raises a ProviderError. If this
-        # task is cancelled or crashes mid-call, the reservation stays open and start-up recovery
-        # settles it at the estimate (a call may have been billed).
-        outcome = await self._dispatcher.run(
-            plan, prompt=request.prompt, references=request.references, today=_today(at)
-        )
+        # task is cancelled mid-call, the reservation stays open and recovery settles it at the
+        # estimate (a call may have been billed).
+        try:
+            outcome = await self._dispatcher.run(
+                plan, prompt=request.prompt, references=request.references, today=_today(at)
+            )
+        except Exception:
+            log.exception("job crashed key=%s; settling at the estimate", request.key)
+            charged = plan.estimate_micros
+            await self._settle(
+                request.key,
+                [
+                    EntryIn(
+                        idempotency_key=f"{request.key}:crashed",
+                        model_id=plan.primary.model_id,
+                        cost_micros=charged,
+                        usage=Usage.unreported(),
+                        tier=plan.tier.value,
+                        images=0,
+                        image_size=plan.primary.image_size,
+                        batch=plan.constraints.batch,
+                        reference_inputs=len(request.references),
+                        possibly_billed=True,
+                    )
+                ],
+                at=clock(),
+            )
+            return Failed(
+                message=(
+                    "Something went wrong on our side while making your image. The estimate "
+                    "is counted in case Google billed the call; an admin can check the logs."
+                ),
+                charged_micros=charged,
+            )
         return await self._complete(request, plan, outcome, at=clock())
+
+    async def _reserve(
+        self, request: JobRequest, plan: Plan, amount: int, *, at: datetime
+    ) -> Reserved | Refused:
+        requester = request.requester
+        return await self._ledger.reserve(
+            key=request.key,
+            workspace_id=requester.workspace_id,
+            user_id=requester.user_id,
+            estimate_micros=amount,
+            at=at,
+            channel_id=requester.channel_id,
+            thread_ts=requester.thread_ts,
+            description=f"{plan.primary.display_name} x{plan.image_count}",
+            model_id=plan.primary.model_id,
+            tier=plan.tier.value,
+        )
 
     async def _complete(
         self, request: JobRequest, plan: Plan, outcome: DispatchOutcome, *, at: datetime
     ) -> JobResult:
-        # Images first, to disk, before anything else can fail: they are paid for.
-        stored = tuple(
-            StoredImage(
-                path=self._images.save(
-                    image.data, key=f"{request.key}-{index}", mime_type=image.mime_type, at=at
-                ),
-                mime_type=image.mime_type,
-                model_id=outcome.model_id or "unknown",
-            )
-            for index, image in enumerate(outcome.images)
-        )
+        # Money first: every billed call is in the ledger before anything else can fail.
         entries = _entries(
             request.key,
             plan.tier.value,
@@ -278,6 +320,27 @@ class ImageJobs:
             outcome.attempts,
         )
         await self._settle(request.key, entries, at=at)
+        # Then the images, to disk, before anyone tries to post them.
+        try:
+            stored = tuple(
+                StoredImage(
+                    path=self._images.save(
+                        image.data, key=f"{request.key}-{index}", mime_type=image.mime_type, at=at
+                    ),
+                    mime_type=image.mime_type,
+                    model_id=outcome.model_id or "unknown",
+                )
+                for index, image in enumerate(outcome.images)
+            )
+        except OSError:
+            log.exception("image store failed key=%s", request.key)
+            return Failed(
+                message=(
+                    "Your image was made but I could not save it (a storage problem on our "
+                    "side). An admin needs to check the image folder."
+                ),
+                charged_micros=outcome.cost_micros,
+            )
         errors = [error for error in outcome.failed if error is not None]
         if not stored or outcome.model_id is None:
             log.info(

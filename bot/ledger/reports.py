@@ -9,9 +9,12 @@ checks this on random ledgers). Which rows a period covers:
 * any other range is the rows created between the local midnights that bound it (time zone
   ``tz``).
 
-Days for the chart are bucketed in SQL with one ``CASE`` over the local midnights of the period
-(converted to UTC), which is exact in any time zone, DST included, and the same on SQLite and
-PostgreSQL. A row of a month created outside its days is counted on the nearest day of the period.
+A whole report reads the period's rows twice: once grouped by (person, model, tier, channel,
+size, batch), from which every total and breakdown is summed (:class:`Breakdown`), and once for
+the chart's days. Days are summed per UTC hour in SQL and the hours placed on local days here when
+every local midnight of the period is a whole UTC hour (DST included); in zones such as UTC+05:30
+one ``CASE`` over the local midnights does it in SQL. Both are exact and behave the same on SQLite
+and PostgreSQL. A row of a month created outside its days counts on the nearest day.
 
 The savings figure prices the same images at the same sizes on the rate card's reference model
 (Nano Banana Pro), at its batch price for batch rows. Budgets come from the ``budget`` table with
@@ -21,15 +24,15 @@ standing budget, else the configured default, which is asked of the ledger itsel
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
 from typing import Any, TypeVarTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Row, Select, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.orm import Mapped
 from sqlmodel import col
 from sqlmodel import select as orm_select
 
@@ -51,7 +54,7 @@ from bot.reports.values import (
 from router.card import ModelSpec, RateCard
 from router.constraints import Purpose
 
-__all__ = ["REFERENCE_MODEL_NAME", "UNTIERED", "ReportStore", "reference_model"]
+__all__ = ["REFERENCE_MODEL_NAME", "UNTIERED", "Breakdown", "ReportStore", "reference_model"]
 
 #: The model the savings figure compares against, found on the card by display name.
 REFERENCE_MODEL_NAME = "Nano Banana Pro"
@@ -102,6 +105,116 @@ def _int(value: Any) -> int:
     return int(value or 0)
 
 
+def _on_the_hour(day: date, tz: ZoneInfo) -> bool:
+    """True when local midnight of ``day`` in ``tz`` is a whole UTC hour."""
+    offset = datetime.combine(day, time.min, tzinfo=tz).utcoffset()
+    return offset is not None and offset % timedelta(hours=1) == timedelta(0)
+
+
+def _utc_hour(value: Any) -> datetime:
+    """An hour bucket as SQL hands it back (text on SQLite, a timestamp on PostgreSQL)."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return datetime.strptime(str(value), "%Y-%m-%d %H").replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Cell:
+    user_id: str
+    model_id: str
+    tier: str
+    channel_id: str
+    image_size: str | None
+    batch: bool
+    images: int
+    cost_micros: int
+
+
+def _sum_by(cells: Iterable[_Cell], key: Callable[[_Cell], str]) -> dict[str, tuple[int, int]]:
+    sums: dict[str, tuple[int, int]] = {}
+    for cell in cells:
+        images, cost = sums.get(key(cell), (0, 0))
+        sums[key(cell)] = (images + cell.images, cost + cell.cost_micros)
+    return sums
+
+
+@dataclass(frozen=True, slots=True)
+class Breakdown:
+    """A period's spend per (person, model, tier, channel, size, batch); see
+    :meth:`ReportStore.breakdown`. Every report figure is a sum over these cells."""
+
+    cells: tuple[_Cell, ...]
+
+    def totals(self) -> tuple[int, int]:
+        """``(images, cost_micros)``."""
+        return (
+            sum(cell.images for cell in self.cells),
+            sum(cell.cost_micros for cell in self.cells),
+        )
+
+    def by_user(self) -> tuple[tuple[str, int, int], ...]:
+        """``(user_id, images, cost_micros)`` per person, most spent first."""
+        sums = _sum_by(self.cells, lambda cell: cell.user_id)
+        return tuple(
+            sorted(
+                ((user, images, cost) for user, (images, cost) in sums.items()),
+                key=lambda r: (-r[2], -r[1], r[0]),
+            )
+        )
+
+    def by_model(self, card: RateCard) -> tuple[ModelSpend, ...]:
+        """Per model, most spent first, with the card's display names."""
+        sums = _sum_by(self.cells, lambda cell: cell.model_id)
+        models = [
+            ModelSpend(
+                model_id=model_id,
+                display_name=_display_name(card, model_id),
+                images=images,
+                cost_micros=cost,
+            )
+            for model_id, (images, cost) in sums.items()
+        ]
+        return tuple(sorted(models, key=lambda m: (-m.cost_micros, -m.images, m.model_id)))
+
+    def by_tier(self, card: RateCard) -> tuple[TierSpend, ...]:
+        """The card's blend tiers in the seed's order (even unused), others, then ``other``."""
+        found = _sum_by(self.cells, lambda cell: cell.tier)
+        mix = {str(purpose): Fraction(share) / 100 for purpose, share in card.mix.items()}
+        order = [str(p) for p in _TIER_ORDER if str(p) in mix or str(p) in found]
+        order += sorted(t for t in {*mix, *found} if t not in order and t != UNTIERED)
+        if UNTIERED in found:
+            order.append(UNTIERED)
+        return tuple(
+            TierSpend(
+                tier=tier,
+                images=found.get(tier, (0, 0))[0],
+                cost_micros=found.get(tier, (0, 0))[1],
+                recommended_share=mix.get(tier),
+            )
+            for tier in order
+        )
+
+    def by_channel(self, *, limit: int | None = None) -> tuple[ChannelSpend, ...]:
+        """Per channel (``""``: none), most spent first, the first ``limit``."""
+        sums = _sum_by(self.cells, lambda cell: cell.channel_id)
+        channels = sorted(
+            (
+                ChannelSpend(channel_id=channel, images=images, cost_micros=cost)
+                for channel, (images, cost) in sums.items()
+            ),
+            key=lambda c: (-c.cost_micros, -c.images, c.channel_id),
+        )
+        return tuple(channels[:limit] if limit is not None else channels)
+
+    def all_on_reference(self, card: RateCard) -> int:
+        """The same images at the same sizes on the reference model (batch price for batch)."""
+        spec = reference_model(card)
+        return sum(
+            cell.images * _reference_price(spec, image_size=cell.image_size, batch=cell.batch)
+            for cell in self.cells
+        )
+
+
 class ReportStore:
     """Read-only spend queries for ``/spend``, the CLI and the chart. The engine is the caller's."""
 
@@ -137,25 +250,46 @@ class ReportStore:
             clauses.append(col(LedgerEntry.user_id) == user_id)
         return clauses
 
-    async def _grouped(
-        self,
-        key: Mapped[Any],
-        *,
-        workspace_id: str,
-        period: Period,
-        user_id: str | None,
-    ) -> list[tuple[Any, int, int]]:
+    async def breakdown(
+        self, *, workspace_id: str, period: Period, user_id: str | None = None
+    ) -> Breakdown:
+        """Images and spend per (person, model, tier, channel, size, batch): one scan of the rows.
+
+        Every per-model, per-tier, per-channel and per-person figure, the totals and the savings
+        are sums over these cells, so a whole report reads the period's rows once.
+        """
+        keys = (
+            col(LedgerEntry.user_id),
+            col(LedgerEntry.model_id),
+            col(LedgerEntry.tier),
+            col(LedgerEntry.channel_id),
+            col(LedgerEntry.image_size),
+            col(LedgerEntry.batch),
+        )
         query = (
             select(
-                key,
+                *keys,
                 func.coalesce(func.sum(LedgerEntry.images), 0),
                 func.coalesce(func.sum(LedgerEntry.cost_micros), 0),
             )
             .where(*self._where(workspace_id=workspace_id, period=period, user_id=user_id))
-            .group_by(key)
+            .group_by(*keys)
         )
-        rows = await self._fetch(query)
-        return [(row[0], _int(row[1]), _int(row[2])) for row in rows]
+        return Breakdown(
+            tuple(
+                _Cell(
+                    user_id=str(row[0]),
+                    model_id=str(row[1]),
+                    tier=str(row[2]) if row[2] is not None else UNTIERED,
+                    channel_id=str(row[3] or ""),
+                    image_size=row[4],
+                    batch=bool(row[5]),
+                    images=_int(row[6]),
+                    cost_micros=_int(row[7]),
+                )
+                for row in await self._fetch(query)
+            )
+        )
 
     # -- single figures and breakdowns --------------------------------------------------------
 
@@ -163,57 +297,23 @@ class ReportStore:
         self, *, workspace_id: str, period: Period, user_id: str | None = None
     ) -> tuple[int, int]:
         """``(images, cost_micros)`` of the period (one person's with ``user_id``)."""
-        query = select(
-            func.coalesce(func.sum(LedgerEntry.images), 0),
-            func.coalesce(func.sum(LedgerEntry.cost_micros), 0),
-        ).where(*self._where(workspace_id=workspace_id, period=period, user_id=user_id))
-        [row] = await self._fetch(query)
-        return _int(row[0]), _int(row[1])
+        cells = await self.breakdown(workspace_id=workspace_id, period=period, user_id=user_id)
+        return cells.totals()
 
     async def spend_by_model(
         self, *, workspace_id: str, period: Period, card: RateCard, user_id: str | None = None
     ) -> tuple[ModelSpend, ...]:
         """Images and spend per model, most spent first (display names from ``card``)."""
-        rows = await self._grouped(
-            col(LedgerEntry.model_id), workspace_id=workspace_id, period=period, user_id=user_id
-        )
-        models = [
-            ModelSpend(
-                model_id=str(model_id),
-                display_name=_display_name(card, str(model_id)),
-                images=images,
-                cost_micros=cost,
-            )
-            for model_id, images, cost in rows
-        ]
-        return tuple(sorted(models, key=lambda m: (-m.cost_micros, -m.images, m.model_id)))
+        cells = await self.breakdown(workspace_id=workspace_id, period=period, user_id=user_id)
+        return cells.by_model(card)
 
     async def spend_by_tier(
         self, *, workspace_id: str, period: Period, card: RateCard, user_id: str | None = None
     ) -> tuple[TierSpend, ...]:
         """Every tier of the card's blend (even unused ones) with its recommended share, then
         tiers outside the blend and untiered rows (as ``other``)."""
-        rows = await self._grouped(
-            col(LedgerEntry.tier), workspace_id=workspace_id, period=period, user_id=user_id
-        )
-        found = {
-            str(tier) if tier is not None else UNTIERED: (images, cost)
-            for tier, images, cost in rows
-        }
-        mix = {str(purpose): Fraction(share) / 100 for purpose, share in card.mix.items()}
-        order = [str(p) for p in _TIER_ORDER if str(p) in mix or str(p) in found]
-        order += sorted(t for t in [*mix, *found] if t not in order and t != UNTIERED)
-        if UNTIERED in found:
-            order.append(UNTIERED)
-        return tuple(
-            TierSpend(
-                tier=tier,
-                images=found.get(tier, (0, 0))[0],
-                cost_micros=found.get(tier, (0, 0))[1],
-                recommended_share=mix.get(tier),
-            )
-            for tier in order
-        )
+        cells = await self.breakdown(workspace_id=workspace_id, period=period, user_id=user_id)
+        return cells.by_tier(card)
 
     async def spend_by_channel(
         self,
@@ -224,37 +324,92 @@ class ReportStore:
         limit: int | None = None,
     ) -> tuple[ChannelSpend, ...]:
         """Images and spend per channel, most spent first (``""``: no channel)."""
-        rows = await self._grouped(
-            col(LedgerEntry.channel_id), workspace_id=workspace_id, period=period, user_id=user_id
-        )
-        channels = sorted(
-            (
-                ChannelSpend(channel_id=str(channel or ""), images=images, cost_micros=cost)
-                for channel, images, cost in rows
-            ),
-            key=lambda c: (-c.cost_micros, -c.images, c.channel_id),
-        )
-        return tuple(channels[:limit] if limit is not None else channels)
+        cells = await self.breakdown(workspace_id=workspace_id, period=period, user_id=user_id)
+        return cells.by_channel(limit=limit)
 
     async def spend_by_user(
         self, *, workspace_id: str, period: Period
     ) -> tuple[tuple[str, int, int], ...]:
         """``(user_id, images, cost_micros)`` per person with any ledger row, most spent first."""
-        rows = await self._grouped(
-            col(LedgerEntry.user_id), workspace_id=workspace_id, period=period, user_id=None
-        )
-        return tuple(
-            sorted(
-                ((str(user), images, cost) for user, images, cost in rows),
-                key=lambda r: (-r[2], -r[1], r[0]),
-            )
-        )
+        cells = await self.breakdown(workspace_id=workspace_id, period=period)
+        return cells.by_user()
+
+    async def all_on_reference_micros(
+        self, *, workspace_id: str, period: Period, card: RateCard, user_id: str | None = None
+    ) -> int:
+        """What the period's images would have cost on the reference model at the same sizes."""
+        cells = await self.breakdown(workspace_id=workspace_id, period=period, user_id=user_id)
+        return cells.all_on_reference(card)
 
     async def spend_by_day(
         self, *, workspace_id: str, period: Period, user_id: str | None = None
     ) -> tuple[DaySpend, ...]:
-        """Spend per local day and model (days without spend are absent), in day order."""
+        """Spend per local day and model (days without spend are absent), in day order.
+
+        When every local midnight of the period falls on a whole UTC hour (any zone with
+        whole-hour offsets, DST included), rows are summed per UTC hour in SQL and the hours
+        placed on local days here: a cheap expression on every row. Otherwise (e.g. India,
+        UTC+05:30) one ``CASE`` over the local midnights does it in SQL.
+        """
         days = list(period.dates())
+        where = self._where(workspace_id=workspace_id, period=period, user_id=user_id)
+        if all(_on_the_hour(day, self._tz) for day in days):
+            sums = await self._by_hour(where, first_day=period.start)
+        else:
+            sums = await self._by_day_index(where, days)
+        per_day: dict[tuple[int, str], tuple[int, int]] = {}
+        for position, model_id, images, cost in sums:
+            position = min(max(position, 0), len(days) - 1)  # rows outside: nearest day
+            old_images, old_cost = per_day.get((position, model_id), (0, 0))
+            per_day[(position, model_id)] = (old_images + images, old_cost + cost)
+        return tuple(
+            DaySpend(day=days[position], model_id=model_id, images=images, cost_micros=cost)
+            for (position, model_id), (images, cost) in sorted(per_day.items())
+        )
+
+    async def _by_hour(
+        self, where: list[ColumnElement[bool]], *, first_day: date
+    ) -> list[tuple[int, str, int, int]]:
+        """``(day position, model, images, cost)`` summed per UTC hour, hours put on local days."""
+        created = col(LedgerEntry.created_at)
+        hour: ColumnElement[Any]
+        if self._engine.dialect.name == "postgresql":
+            hour = func.date_trunc("hour", func.timezone("UTC", created))
+        else:
+            # SQLite keeps UTC as text 'YYYY-MM-DD HH:MM:SS.ffffff': the first 13 are the hour.
+            hour = func.substr(created, 1, 13)
+        # Group in an outer query: PostgreSQL would not match the bound parameters of the same
+        # expression in SELECT and GROUP BY.
+        inner = (
+            select(
+                hour.label("hour"),
+                col(LedgerEntry.model_id).label("model_id"),
+                col(LedgerEntry.images).label("images"),
+                col(LedgerEntry.cost_micros).label("cost"),
+            )
+            .where(*where)
+            .subquery()
+        )
+        query = select(
+            inner.c.hour,
+            inner.c.model_id,
+            func.coalesce(func.sum(inner.c.images), 0),
+            func.coalesce(func.sum(inner.c.cost), 0),
+        ).group_by(inner.c.hour, inner.c.model_id)
+        return [
+            (
+                (_utc_hour(hour_value).astimezone(self._tz).date() - first_day).days,
+                str(model_id),
+                _int(images),
+                _int(cost),
+            )
+            for hour_value, model_id, images, cost in await self._fetch(query)
+        ]
+
+    async def _by_day_index(
+        self, where: list[ColumnElement[bool]], days: list[date]
+    ) -> list[tuple[int, str, int, int]]:
+        """``(day position, model, images, cost)`` with one CASE over the local midnights."""
         bounds = [Period(day, day).utc_bounds(self._tz)[1] for day in days[:-1]]
         created = col(LedgerEntry.created_at)
         day_index: ColumnElement[int]
@@ -265,8 +420,6 @@ class ReportStore:
             )
         else:
             day_index = literal(0)
-        # Group in an outer query: PostgreSQL would not match the CASE's bound parameters in
-        # SELECT and GROUP BY as the same expression.
         inner = (
             select(
                 day_index.label("day_index"),
@@ -274,7 +427,7 @@ class ReportStore:
                 col(LedgerEntry.images).label("images"),
                 col(LedgerEntry.cost_micros).label("cost"),
             )
-            .where(*self._where(workspace_id=workspace_id, period=period, user_id=user_id))
+            .where(*where)
             .subquery()
         )
         query = select(
@@ -283,41 +436,10 @@ class ReportStore:
             func.coalesce(func.sum(inner.c.images), 0),
             func.coalesce(func.sum(inner.c.cost), 0),
         ).group_by(inner.c.day_index, inner.c.model_id)
-        rows = await self._fetch(query)
-        return tuple(
-            sorted(
-                (
-                    DaySpend(
-                        day=days[int(row[0])],
-                        model_id=str(row[1]),
-                        images=_int(row[2]),
-                        cost_micros=_int(row[3]),
-                    )
-                    for row in rows
-                ),
-                key=lambda d: (d.day, d.model_id),
-            )
-        )
-
-    async def all_on_reference_micros(
-        self, *, workspace_id: str, period: Period, card: RateCard, user_id: str | None = None
-    ) -> int:
-        """What the period's images would have cost on the reference model at the same sizes."""
-        spec = reference_model(card)
-        query = (
-            select(
-                col(LedgerEntry.image_size),
-                col(LedgerEntry.batch),
-                func.coalesce(func.sum(LedgerEntry.images), 0),
-            )
-            .where(*self._where(workspace_id=workspace_id, period=period, user_id=user_id))
-            .group_by(col(LedgerEntry.image_size), col(LedgerEntry.batch))
-        )
-        rows = await self._fetch(query)
-        return sum(
-            _int(images) * _reference_price(spec, image_size=size, batch=bool(batch))
-            for size, batch, images in rows
-        )
+        return [
+            (int(row[0]), str(row[1]), _int(row[2]), _int(row[3]))
+            for row in await self._fetch(query)
+        ]
 
     async def workspaces(self) -> tuple[str, ...]:
         """Every workspace id the ledger knows (the CLI picks the only one by default)."""
@@ -412,13 +534,10 @@ class ReportStore:
         now: datetime,
     ) -> UserReport:
         """``/spend`` for one person; the budget is shown for whole-month periods only."""
-        images, cost = await self.totals(workspace_id=workspace_id, period=period, user_id=user_id)
-        by_model = await self.spend_by_model(
-            workspace_id=workspace_id, period=period, card=card, user_id=user_id
-        )
-        all_pro = await self.all_on_reference_micros(
-            workspace_id=workspace_id, period=period, card=card, user_id=user_id
-        )
+        cells = await self.breakdown(workspace_id=workspace_id, period=period, user_id=user_id)
+        images, cost = cells.totals()
+        by_model = cells.by_model(card)
+        all_pro = cells.all_on_reference(card)
         budget = None
         if period.month_key is not None:
             setting = await ledger.budget_for(
@@ -448,7 +567,8 @@ class ReportStore:
         top_channels: int = 5,
     ) -> TeamReport:
         """``/spend team``: everyone with spend (most first), totals, mix, channels and days."""
-        per_user = await self.spend_by_user(workspace_id=workspace_id, period=period)
+        cells = await self.breakdown(workspace_id=workspace_id, period=period)
+        per_user = cells.by_user()
         budgets: dict[str, int | None] = {}
         workspace_budget = None
         if period.month_key is not None:
@@ -476,15 +596,11 @@ class ReportStore:
             images=images,
             cost_micros=cost,
             budget_micros=workspace_budget,
-            by_tier=await self.spend_by_tier(workspace_id=workspace_id, period=period, card=card),
-            by_model=await self.spend_by_model(workspace_id=workspace_id, period=period, card=card),
-            channels=await self.spend_by_channel(
-                workspace_id=workspace_id, period=period, limit=top_channels
-            ),
+            by_tier=cells.by_tier(card),
+            by_model=cells.by_model(card),
+            channels=cells.by_channel(limit=top_channels),
             daily=await self.spend_by_day(workspace_id=workspace_id, period=period),
-            all_pro_micros=await self.all_on_reference_micros(
-                workspace_id=workspace_id, period=period, card=card
-            ),
+            all_pro_micros=cells.all_on_reference(card),
             reference_name=reference_model(card).display_name,
             projection_micros=self._projection(cost, period=period, now=now),
         )

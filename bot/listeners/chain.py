@@ -86,8 +86,12 @@ class ChainFlow:
             )
         if not await self.flow.deliveries.claim(key, at=self.flow.clock()):
             return MessageContent(text="I'm already working on that chain.", blocks=())
-        self.flow.tasks.spawn(
-            self.run(request, plan, response_url=command.response_url), name=f"chain {key}"
+        self.flow.spawn(
+            self.run(request, plan, response_url=command.response_url),
+            name=f"chain {key}",
+            channel=command.channel_id,
+            thread_ts=None,
+            response_url=command.response_url,
         )
         return MessageContent(text=_plan_text(request, plan), blocks=())
 

@@ -8,9 +8,8 @@ double click or a replayed slash command never generates or charges twice, acros
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -121,6 +120,16 @@ class _Prepared:
     plan: Plan | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _ThreadInputs:
+    """What a reply builds on: uploaded references (identity lock) or the last image to edit."""
+
+    references: tuple[ReferenceImage, ...] = ()
+    source: ReferenceImage | None = None
+    purpose: Purpose = Purpose.ECONOMY
+    note: str | None = None
+
+
 @dataclass(slots=True, kw_only=True)
 class ImageFlow:
     """The Slack side of generation: threads, uploads, buttons. Built by the composition root."""
@@ -163,9 +172,12 @@ class ImageFlow:
         if not await self.deliveries.claim(key, at=self.clock()):
             self.metrics.requests.labels("duplicate").inc()
             return MessageContent(text="I'm already working on that one.", blocks=())
-        self.tasks.spawn(
+        self.spawn(
             self._start_thread(prepared.request, prepared.plan, response_url=command.response_url),
             name=f"image {key}",
+            channel=command.channel_id,
+            thread_ts=None,
+            response_url=command.response_url,
         )
         return prepared.answer
 
@@ -176,11 +188,17 @@ class ImageFlow:
         requester: Requester,
         text: str,
         references: tuple[ReferenceImage, ...] = (),
+        source: ReferenceImage | None = None,
         defaults: Constraints | None = None,
         purpose: Purpose | None = None,
-        overrides: dict[str, Any] | None = None,
+        image_size: str | None = None,
     ) -> _Prepared:
-        """Parse and plan; the answer is the plan in words, a refusal or a friendly error."""
+        """Parse and plan; the answer is the plan in words, a refusal or a friendly error.
+
+        ``references`` lock identity (the character tier); ``source`` is an image to edit (the
+        thread's last image), sent first but not counted as a reference. ``purpose`` applies when
+        the text names none; ``image_size`` overrides the text's size.
+        """
         try:
             parsed = parse_command(text, defaults=defaults)
             constraints = parsed.constraints
@@ -189,9 +207,10 @@ class ImageFlow:
             constraints = replace(
                 constraints,
                 reference_count=len(references),
-                has_source_image=bool(references) and constraints.purpose is Purpose.EDIT,
-                **(overrides or {}),
+                has_source_image=source is not None,
             )
+            if image_size is not None:
+                constraints = replace(constraints, image_size=image_size)
             if constraints.batch:
                 raise CommandError(
                     "--batch isn't available in Slack yet: Batch jobs take up to 24 hours. "
@@ -202,7 +221,7 @@ class ImageFlow:
                 requester=requester,
                 prompt=parsed.prompt,
                 constraints=constraints,
-                references=references,
+                references=(source, *references) if source is not None else references,
             )
             quote = await self.jobs.quote(request, at=self.clock())
         except CommandError as exc:
@@ -486,7 +505,13 @@ class ImageFlow:
         key = f"msg:{event.team or '-'}:{event.channel}:{event.ts}"
         if not await self.deliveries.claim(key, at=self.clock()):
             return
-        self.tasks.spawn(self._handle_message(event, thread=thread, key=key), name=key)
+        self.spawn(
+            self._handle_message(event, thread=thread, key=key),
+            name=key,
+            channel=event.channel,
+            thread_ts=thread.thread_ts if thread is not None else event.ts,
+            response_url=None,
+        )
 
     async def _handle_message(
         self, event: MessageEvent, *, thread: ThreadInfo | None, key: str
@@ -519,12 +544,17 @@ class ImageFlow:
         settings = ThreadSettings.from_dict(thread.settings)
         notes: list[str] = []
         if event.files:
-            await self._take_uploads(event, thread_ts=thread.thread_ts, notes=notes)
-        references, purpose, dropped = await self._thread_inputs(
-            channel=event.channel, thread_ts=thread.thread_ts
-        )
-        if dropped:
-            notes.append(dropped)
+            taken = await self._take_uploads(event, thread_ts=thread.thread_ts, notes=notes)
+            if not taken:
+                # Every attached file failed: do not charge for something nobody asked for.
+                notes.append("Nothing was generated or charged; attach a PNG, JPEG or WebP.")
+                await self.say(
+                    event.channel, thread.thread_ts, MessageContent(text=" ".join(notes), blocks=())
+                )
+                return
+        inputs = await self._thread_inputs(channel=event.channel, thread_ts=thread.thread_ts)
+        if inputs.note:
+            notes.append(inputs.note)
         if notes:
             await self.say(
                 event.channel, thread.thread_ts, MessageContent(text=" ".join(notes), blocks=())
@@ -534,9 +564,10 @@ class ImageFlow:
             key=key,
             requester=requester,
             text=prompt_text,
-            references=references,
+            references=inputs.references,
+            source=inputs.source,
             defaults=settings.defaults(),
-            purpose=purpose,
+            purpose=inputs.purpose,
         )
         if prepared.request is None or prepared.plan is None:
             await self.say(event.channel, thread.thread_ts, prepared.answer)
@@ -548,7 +579,7 @@ class ImageFlow:
         await self.threads.update_settings(
             channel_id=event.channel,
             thread_ts=thread.thread_ts,
-            settings=settings.updated(
+            settings=settings.after_reply(
                 prompt=prepared.request.prompt, constraints=prepared.request.constraints
             ).to_dict(),
             at=self.clock(),
@@ -556,8 +587,12 @@ class ImageFlow:
         status_ts = await self.say(event.channel, thread.thread_ts, prepared.answer)
         await self._execute(prepared.request, prepared.plan, status_ts=status_ts)
 
-    async def _take_uploads(self, event: MessageEvent, *, thread_ts: str, notes: list[str]) -> None:
-        """Download a reply's images (checked, capped) into the store as thread references."""
+    async def _take_uploads(self, event: MessageEvent, *, thread_ts: str, notes: list[str]) -> int:
+        """Download a reply's images (checked, capped) into the store as thread references.
+
+        Returns how many were taken; each file that could not be used adds a note saying why.
+        """
+        taken = 0
         for file in event.files:
             try:
                 image = await self.downloader.download_file(file)
@@ -577,10 +612,10 @@ class ImageFlow:
                 kind=ImageKind.UPLOADED,
                 at=self.clock(),
             )
+            taken += 1
+        return taken
 
-    async def _thread_inputs(
-        self, *, channel: str, thread_ts: str
-    ) -> tuple[tuple[ReferenceImage, ...], Purpose, str | None]:
+    async def _thread_inputs(self, *, channel: str, thread_ts: str) -> _ThreadInputs:
         """References (uploaded images, newest first up to the limit) or the last image to edit."""
         stored = await self.threads.images(channel_id=channel, thread_ts=thread_ts)
         uploaded = [image for image in stored if image.kind is ImageKind.UPLOADED]
@@ -597,12 +632,12 @@ class ImageFlow:
                 if dropped
                 else None
             )
-            return references, Purpose.CHARACTER, note
+            return _ThreadInputs(references=references, purpose=Purpose.CHARACTER, note=note)
         if stored:
             last = stored[0]
             source = ReferenceImage(data=self.images.read(last.path), mime_type=mime_of(last.path))
-            return (source,), Purpose.EDIT, None
-        return (), Purpose.ECONOMY, None
+            return _ThreadInputs(source=source, purpose=Purpose.EDIT)
+        return _ThreadInputs()
 
     # ---- buttons ----------------------------------------------------------------------------
 
@@ -610,8 +645,19 @@ class ImageFlow:
         """More like this / Make it hero / Final render / Go ahead: charged to whoever clicks."""
         key = f"btn:{click.team_id}:{click.action_id}:{click.message_ts}:{click.user_id}"
         if not await self.deliveries.claim(key, at=self.clock()):
+            await self.respond(
+                click.response_url,
+                f"You already clicked {button_name(click.action_id)} on this one; use the "
+                "buttons under the newest result, or reply in the thread for another variant.",
+            )
             return
-        self.tasks.spawn(self._handle_button(click, key=key), name=key)
+        self.spawn(
+            self._handle_button(click, key=key),
+            name=key,
+            channel=None,
+            thread_ts=None,
+            response_url=click.response_url,
+        )
 
     async def _handle_button(self, click: ButtonClick, *, key: str) -> None:
         if click.action_id == "image_confirm":
@@ -638,18 +684,22 @@ class ImageFlow:
             thread_ts=value.thread_ts,
         )
         references: tuple[ReferenceImage, ...] = ()
-        purpose: Purpose | None = None
-        overrides: dict[str, Any] = {}
+        purpose = settings.purpose  # More like this: the same settings as the result
+        size: str | None = None
         if click.action_id == "image_hero":
-            references = (
-                ReferenceImage(
-                    data=self.images.read(value.image_id), mime_type=mime_of(value.image_id)
-                ),
-            )
+            try:
+                data = self.images.read(value.image_id)
+            except (OSError, ValueError):
+                await self.respond(
+                    click.response_url,
+                    "I can't find that image any more, so I can't lock onto it. Nothing was "
+                    "charged; drop the image into the thread to use it as a reference.",
+                )
+                return
+            references = (ReferenceImage(data=data, mime_type=mime_of(value.image_id)),)
             purpose = Purpose.CHARACTER
         elif click.action_id == "image_final":
-            purpose = Purpose.FINAL
-            overrides = {"purpose": Purpose.FINAL, "image_size": "4K"}
+            purpose, size = Purpose.FINAL, "4K"
         prompt_text = f"-- {settings.prompt}"
         prepared = await self._prepare(
             key=key,
@@ -658,10 +708,10 @@ class ImageFlow:
             references=references,
             defaults=settings.defaults(),
             purpose=purpose,
-            overrides=overrides,
+            image_size=size,
         )
-        if prepared.request is None and overrides:
-            # 4K is not on offer for the final tier's model: render at its largest default.
+        if prepared.request is None and size is not None:
+            # 4K is not on offer for the final tier's model: render at its default size.
             prepared = await self._prepare(
                 key=key,
                 requester=requester,
@@ -669,7 +719,6 @@ class ImageFlow:
                 references=references,
                 defaults=settings.defaults(),
                 purpose=purpose,
-                overrides={"purpose": Purpose.FINAL},
             )
         if prepared.request is None or prepared.plan is None:
             await self.respond(click.response_url, prepared.answer.text)
@@ -698,6 +747,19 @@ class ImageFlow:
         if chain is not None and self.chains is not None:
             await self.chains.run_confirmed(chain, response_url=click.response_url)
             return
+        constraints = constraints_from_dict(held.constraints)
+        references: tuple[ReferenceImage, ...] = ()
+        if held.thread_ts is not None and held.channel_id is not None:
+            # A reply held for confirmation builds on the thread's images, as it would have.
+            inputs = await self._thread_inputs(channel=held.channel_id, thread_ts=held.thread_ts)
+            references = inputs.references
+            if inputs.source is not None and constraints.purpose is not Purpose.CHARACTER:
+                references = (inputs.source, *references)
+            constraints = replace(
+                constraints,
+                reference_count=len(inputs.references),
+                has_source_image=inputs.source is not None and not inputs.references,
+            )
         request = JobRequest(
             key=held.key,
             requester=Requester(
@@ -707,7 +769,8 @@ class ImageFlow:
                 thread_ts=held.thread_ts,
             ),
             prompt=held.prompt,
-            constraints=constraints_from_dict(held.constraints),
+            constraints=constraints,
+            references=references,
         )
         try:
             quote = await self.jobs.quote(request, at=self.clock())
@@ -730,18 +793,33 @@ class ImageFlow:
 
     # ---- maintenance ------------------------------------------------------------------------
 
-    async def maintenance_loop(self, stop: asyncio.Event, *, every_s: float = 600.0) -> None:
-        """Every ``every_s``: repost images Slack refused, forget old delivery keys."""
-        while not stop.is_set():
+    def spawn(
+        self,
+        work: Coroutine[Any, Any, None],
+        *,
+        name: str,
+        channel: str | None,
+        thread_ts: str | None,
+        response_url: str | None,
+    ) -> None:
+        """Run ``work`` as an owned task; an unexpected error still ends in a message."""
+
+        async def guarded() -> None:
             try:
-                await self.repost_pending()
-                await self.deliveries.forget_before(self.clock() - timedelta(days=3))
+                await work
             except Exception:
-                log.exception("maintenance failed")
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=every_s)
-            except TimeoutError:
-                continue
+                log.exception("request failed unexpectedly name=%s", name)
+                self.metrics.requests.labels("failed").inc()
+                text = (
+                    "Something went wrong on our side and I stopped. Anything that may have "
+                    "cost money is in the ledger (see /spend); please try again."
+                )
+                if channel is not None:
+                    await self.say(channel, thread_ts, MessageContent(text=text, blocks=()))
+                else:
+                    await self.respond(response_url, text)
+
+        self.tasks.spawn(guarded(), name=name)
 
     async def repost_pending(self) -> int:
         """Post images saved earlier that never reached Slack; returns how many were posted."""

@@ -387,6 +387,7 @@ def increase_request_blocks(
 ) -> Message:
     """The managers' DM: who asks for how much and why, with Approve and Decline buttons."""
     budget = format_money(budget_micros) if budget_micros is not None else "no budget"
+    spent = format_money(spent_micros)
     quoted = "\n".join(f">{line}" for line in reason.splitlines() if line.strip()) or ">(no reason)"
     text = (
         f"<@{requester_id}> asks for {format_money(amount_micros)} more image budget for "
@@ -395,7 +396,7 @@ def increase_request_blocks(
     return Message(
         text=text,
         blocks=(
-            _section(f"{text}\nThey have spent {format_money(spent_micros)} of {budget}.\n{quoted}"),
+            _section(f"{text}\nThey have spent {spent} of {budget}.\n{quoted}"),
             {
                 "type": "actions",
                 "block_id": "budget_decision",

@@ -10,7 +10,15 @@ from sqlalchemy import text
 
 from bot.ledger.budgets import EntryIn
 from bot.slack_io import ActionValue
-from router import Availability, Purpose, Usage, actual_micros, parse_command, plan_request
+from router import (
+    Availability,
+    Purpose,
+    Usage,
+    actual_micros,
+    parse_command,
+    per_image_micros,
+    plan_request,
+)
 from tests.bot.e2e.conftest import Bot, signed_headers
 from tests.fakes.gemini_api import ImageBlocked, RateLimit
 from tests.fakes.png import png_bytes
@@ -196,8 +204,20 @@ async def test_safety_block_is_explained_and_bills_no_image(bot: Bot) -> None:
     await bot.settle()
     texts = [call.params.get("text", "") for call in bot.slack.calls_to("chat.postMessage")]
     assert any("safety" in text.lower() for text in texts), texts
-    rows = await ledger_rows(bot)
-    assert all(row["images"] == 0 for row in rows)
+    [row] = await ledger_rows(bot)
+    assert row["images"] == 0
+    assert row["output_image_tokens"] == 0
+    usage = Usage(
+        input_tokens=row["input_tokens"],
+        output_text_tokens=row["output_text_tokens"],
+        thinking_tokens=row["thinking_tokens"],
+    )
+    assert row["cost_micros"] == actual_micros(
+        bot.runtime.card.model(model), usage, images_returned=0, image_size=None, batch=False
+    )
+    assert row["cost_micros"] < per_image_micros(
+        bot.runtime.card.model(model), image_size="1K", batch=False
+    )
     assert not bot.slack.uploaded_files()
 
 
@@ -207,7 +227,11 @@ async def test_rate_limit_is_retried_then_served(bot: Bot) -> None:
     bot.gemini.script(model, RateLimit(retry_delay="0s"))
     await bot.command("a lamp")
     await bot.settle()
+    assert [r.model for r in bot.gemini.generate_requests()] == [model, model]
     assert len(bot.slack.uploaded_files()) == 1
+    [row] = await ledger_rows(bot)  # the 429 cost nothing; the retry is the one billed call
+    assert row["model_id"] == model
+    assert row["images"] == 1
 
 
 async def test_more_like_this_is_charged_to_the_clicker(bot: Bot) -> None:
@@ -270,3 +294,45 @@ async def test_crossing_half_the_budget_sends_one_alert_then_refuses_with_ask_mo
     assert "budget_ask_more" in json.dumps(ack.get("blocks", []))
     await bot.settle()
     assert len(bot.gemini.generate_requests()) == 1
+
+
+async def test_text_reply_is_an_edit_of_the_last_image(bot: Bot) -> None:
+    """A plain reply edits the thread's last image on the edit tier, not the character tier."""
+    await bot.command("a red bicycle")
+    await bot.settle()
+    thread_ts = bot.slack.messages_in("C111")[0]["ts"]
+    [first_image] = list(bot.slack.uploaded_files().values())
+    await bot.event(
+        {
+            "type": "message",
+            "channel": "C111",
+            "user": "U111",
+            "text": "make it blue",
+            "ts": "1700000400.000100",
+            "thread_ts": thread_ts,
+        }
+    )
+    await bot.settle()
+    edit = bot.gemini.generate_requests()[-1]
+    assert edit.prompt.startswith("make it blue")
+    assert edit.images == (first_image.data,)
+    edit_models = {o.model for o in bot.runtime.card.tier(Purpose.EDIT).options}
+    assert edit.model in edit_models
+    [_, row] = await ledger_rows(bot)
+    assert row["tier"] == "edit"
+
+
+async def test_more_like_this_keeps_the_thread_purpose(bot: Bot) -> None:
+    """More like this under a hero result makes another hero image of the same subject."""
+    await bot.command("hero a leather handbag")
+    await bot.settle()
+    [result] = result_messages(bot)
+    buttons = next(b for b in result["blocks"] if b.get("block_id") == "image_followups")
+    more = next(e for e in buttons["elements"] if e["action_id"] == "image_more")
+    await bot.click("image_more", more["value"], message_ts="7.7")
+    await bot.settle()
+    first, again = bot.gemini.generate_requests()
+    assert again.model == first.model
+    assert again.prompt.startswith("a leather handbag")
+    rows = await ledger_rows(bot)
+    assert [row["tier"] for row in rows] == ["hero", "hero"]
