@@ -6,8 +6,10 @@ The text is read exactly as after ``/image`` (purpose word, ``--4k``, ``--aspect
     imagebot generate "hero product shot of a lemonade can --16:9" -o out/
     imagebot generate -o out/ -- final "SUMMER SALE 50%" poster --4k
 
-Planning uses no budget (the command line is the operator's) and the models the API key can see
-(``models.list``). Needs GEMINI_API_KEY; IMAGEBOT_GEMINI_BASE_URL points it elsewhere.
+Planning uses the models the API key can see (``models.list``). Every call is reserved, settled
+and recorded in the ledger like a Slack request (charged to ``--user``, default ``cli``, in the
+workspace ``--team``, default ``cli``), so ``imagebot spend`` counts it. Needs GEMINI_API_KEY;
+IMAGEBOT_GEMINI_BASE_URL points it elsewhere.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import asyncio
 import mimetypes
 import sys
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -25,23 +28,27 @@ from typing import Any, TextIO
 
 from bot.cards import load_card
 from bot.config import Settings, load_settings
-from bot.dispatch import Dispatcher, DispatchOutcome, ModelRegistry
+from bot.dispatch import Dispatcher, ModelRegistry
+from bot.images import ImageStore
+from bot.jobs import Failed, ImageJobs, JobRequest, JobResult, Requester
+from bot.ledger.budgets import BudgetLedger
+from bot.ledger.engine import make_engine, upgrade
 from bot.providers import ImageProvider, ProviderError, ReferenceImage
 from router import (
-    BudgetState,
     CommandError,
     Plan,
     RateCard,
     RateCardError,
     Refusal,
     parse_command,
-    plan_request,
 )
 from router.money import format_usd
 
 __all__ = ["register"]
 
-_EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
+#: Who command-line generations are charged to in the ledger (see ``--user``/``--team``).
+CLI_WORKSPACE = "cli"
+CLI_USER = "cli"
 _SPINNER = "|/-\\"
 
 
@@ -72,6 +79,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         type=Path,
         help="a reference image (repeat for several); routes to the character tier",
     )
+    parser.add_argument(
+        "--user", default=CLI_USER, help=f"who is charged in the ledger (default {CLI_USER!r})"
+    )
+    parser.add_argument(
+        "--team", default=CLI_WORKSPACE, help=f"workspace charged (default {CLI_WORKSPACE!r})"
+    )
     parser.set_defaults(func=_generate)
 
 
@@ -97,6 +110,8 @@ def _generate(args: argparse.Namespace) -> int:
             output=args.output,
             out=sys.stdout,
             err=sys.stderr,
+            team=args.team,
+            user=args.user,
         )
     )
 
@@ -130,8 +145,10 @@ async def _run(
     output: Path,
     out: TextIO,
     err: TextIO,
+    team: str = CLI_WORKSPACE,
+    user: str = CLI_USER,
 ) -> int:
-    today = datetime.now(UTC).date()
+    now = datetime.now(UTC)
     try:
         parsed = parse_command(text)
         if references:
@@ -141,6 +158,8 @@ async def _run(
     except CommandError as exc:
         print(f"imagebot: {exc.message}", file=err)
         return 2
+    await upgrade(settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=2)
     provider = _provider(settings)
     try:
         registry = ModelRegistry()
@@ -152,21 +171,34 @@ async def _run(
                 "routing on the rate card's dates only",
                 file=err,
             )
+        jobs = ImageJobs(
+            card=card,
+            ledger=BudgetLedger(
+                engine,
+                tz=settings.tz,
+                default_user_budget_micros=settings.default_user_budget_micros,
+                workspace_budget_micros=settings.workspace_budget_micros,
+            ),
+            dispatcher=Dispatcher(provider, card=card, registry=registry),
+            registry=registry,
+            images=ImageStore(output),
+        )
+        request = JobRequest(
+            key=f"cli:{uuid.uuid4().hex}",
+            requester=Requester(workspace_id=team, user_id=user),
+            prompt=parsed.prompt,
+            constraints=constraints,
+            references=tuple(references),
+        )
         try:
-            planned = plan_request(
-                constraints,
-                card=card,
-                budgets=[BudgetState(consumed_micros=0, budget_micros=None, scope="user")],
-                availability=registry.availability(),
-                today=today,
-            )
+            quote = await jobs.quote(request, at=now)
         except CommandError as exc:
             print(f"imagebot: {exc.message}", file=err)
             return 2
-        if isinstance(planned, Refusal):  # cannot happen without a budget; kept for safety
-            print(f"imagebot: {planned.message}", file=err)
+        if isinstance(quote.outcome, Refusal):
+            print(f"imagebot: {quote.outcome.message}", file=err)
             return 1
-        plan: Plan = planned
+        plan: Plan = quote.outcome
         count = "1 image" if plan.image_count == 1 else f"{plan.image_count} images"
         print(
             f"plan: {count} on {plan.primary.display_name} ({plan.primary.model_id}), "
@@ -177,22 +209,22 @@ async def _run(
             print(f"notice: {line}", file=out)
         if constraints.estimate_only:
             return 0
-        dispatcher = Dispatcher(provider, card=card, registry=registry)
-        work = dispatcher.run(plan, prompt=parsed.prompt, references=references, today=today)
-        outcome = await _with_progress(work, label=plan.primary.display_name, err=err)
+        work = jobs.run(request, plan, at=now, clock=lambda: datetime.now(UTC))
+        result = await _with_progress(work, label=plan.primary.display_name, err=err)
     finally:
         await provider.aclose()
-    return _report(outcome, output=output, out=out, err=err)
+        await engine.dispose()
+    return _report(result, output=output, out=out, err=err)
 
 
-async def _with_progress(work: Any, *, label: str, err: TextIO) -> DispatchOutcome:
+async def _with_progress(work: Any, *, label: str, err: TextIO) -> JobResult:
     """Await ``work`` showing a spinner with elapsed seconds on a terminal, else one line."""
     started = time.monotonic()
     if not err.isatty():
         print(f"Generating with {label}…", file=err, flush=True)
-        result: DispatchOutcome = await work
+        result: JobResult = await work
         return result
-    task: asyncio.Task[DispatchOutcome] = asyncio.ensure_future(work)
+    task: asyncio.Task[JobResult] = asyncio.ensure_future(work)
     frame = 0
     while not task.done():
         elapsed = time.monotonic() - started
@@ -205,26 +237,20 @@ async def _with_progress(work: Any, *, label: str, err: TextIO) -> DispatchOutco
     return task.result()
 
 
-def _report(outcome: DispatchOutcome, *, output: Path, out: TextIO, err: TextIO) -> int:
-    saved: list[Path] = []
-    if outcome.images:
-        output.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        for index, image in enumerate(outcome.images, start=1):
-            path = output / f"imagebot-{stamp}-{index}{_EXTENSIONS.get(image.mime_type, '.bin')}"
-            path.write_bytes(image.data)
-            saved.append(path)
-    if outcome.model_id is not None:
-        print(f"model: {outcome.display_name} ({outcome.model_id})", file=out)
-    print(f"cost: {format_usd(outcome.cost_micros)}", file=out)
-    for line in outcome.notices:
-        print(f"notice: {line}", file=out)
-    for path in saved:
-        print(f"saved: {path}", file=out)
-    failures = [error for error in outcome.failed if error is not None]
-    for index, error in enumerate(outcome.failed, start=1):
-        if error is not None:
-            print(f"image {index} failed: {error.user_message}", file=err)
-    if not saved:
+def _report(result: JobResult, *, output: Path, out: TextIO, err: TextIO) -> int:
+    """Print what was made, what it cost (as recorded in the ledger) and where it was saved."""
+    if isinstance(result, Failed):
+        print(f"cost: {format_usd(result.charged_micros)}", file=out)
+        for line in result.notices:
+            print(f"notice: {line}", file=out)
+        print(f"imagebot: {result.message}", file=err)
         return 1
-    return 0 if not failures else 3
+    print(f"model: {result.model_name} ({result.model_id})", file=out)
+    print(f"cost: {format_usd(result.cost_micros)}", file=out)
+    for line in result.notices:
+        print(f"notice: {line}", file=out)
+    for image in result.images:
+        print(f"saved: {output / image.path}", file=out)
+    for line in result.failures:
+        print(line, file=err)
+    return 0 if not result.failures else 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from PIL import Image
 
 from bot.cli import generate, models
 from bot.config import ConfigError
+from router.money import format_usd
 from tests.fakes.gemini_api import DEFAULT_LISTED, FakeGeminiAPI, NotFound, png_bytes
 
 NB2 = "gemini-3.1-flash-image"
@@ -63,7 +65,7 @@ async def test_generate_saves_images_and_prints_model_and_cost(
     code = await _run("generate", "hero lemonade can on a beach --16:9 -n 2", "-o", str(out_dir))
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    files = sorted(out_dir.iterdir())
+    files = sorted(path for path in out_dir.rglob("*") if path.is_file())
     assert len(files) == 2
     assert all(Image.open(io.BytesIO(f.read_bytes())).format == "PNG" for f in files)
     assert f"model: Nano Banana 2.1 ({NB21})" in captured.out
@@ -74,6 +76,10 @@ async def test_generate_saves_images_and_prints_model_and_cost(
     assert len(sent) == 2
     assert sent[0].aspect_ratio == "16:9"
     assert sent[0].prompt == "lemonade can on a beach"
+    with sqlite3.connect(tmp_path / "imagebot.db") as db:
+        rows = db.execute("SELECT user_id, images, cost_micros FROM ledger_entry").fetchall()
+    assert [(user, images) for user, images, _ in rows] == [("cli", 1), ("cli", 1)]
+    assert f"cost: {format_usd(sum(cost for _, _, cost in rows))}" in captured.out
 
 
 async def test_generate_reports_reroute_notice(
