@@ -68,6 +68,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+
 def utc_now() -> datetime:
     """The wall clock, UTC-aware (injected everywhere time matters)."""
     return datetime.now(UTC)

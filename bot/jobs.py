@@ -47,6 +47,7 @@ __all__ = [
     "Requester",
     "StoredImage",
     "VariantResult",
+    "budget_left",
 ]
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,16 @@ class JobRequest:
     references: tuple[ReferenceImage, ...] = ()
 
 
+def budget_left(*states: BudgetState) -> int | None:
+    """What is left of the tightest of ``states`` (never negative; None when all are unlimited)."""
+    lefts = [
+        state.budget_micros - state.consumed_micros
+        for state in states
+        if state.budget_micros is not None
+    ]
+    return max(0, min(lefts)) if lefts else None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Quote:
     """The plan (or refusal) for a request, with the budget figures it was made against."""
@@ -84,12 +95,7 @@ class Quote:
     @property
     def left_micros(self) -> int | None:
         """What is left of the tighter of the two budgets (None when both are unlimited)."""
-        lefts = [
-            state.budget_micros - state.consumed_micros
-            for state in (self.user_budget, self.workspace_budget)
-            if state.budget_micros is not None
-        ]
-        return max(0, min(lefts)) if lefts else None
+        return budget_left(self.user_budget, self.workspace_budget)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -12,16 +12,14 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from bot.jobs import ChainRequest, ChainResult, Requester, StoredImage
+from bot.jobs import ChainRequest, ChainResult, Requester, StoredImage, budget_left
 from bot.ledger.requests import RequestInfo
 from bot.listeners.image import ImageFlow
 from bot.listeners.texts import CHAIN_WORD, constraints_from_dict, constraints_to_dict
 from bot.slack_io import (
-    CheaperOption,
     MessageContent,
     SlackIOError,
     SlashCommand,
-    budget_refusal_message,
     confirm_message,
     error_message,
     status_message,
@@ -61,8 +59,7 @@ class ChainFlow:
             return MessageContent(text=exc.message, blocks=())
         if isinstance(plan, Refusal):
             self.flow.metrics.requests.labels("refused").inc()
-            extra = self.flow.ask_more(plan, requester.user_id) if self.flow.ask_more else None
-            return _refusal(plan, extra)
+            return self.flow.refusal(plan, requester.user_id, how="Ask for fewer poses.")
         if plan.estimate_micros > self.flow.confirm_above_micros:
             await self.flow.requests.record(
                 key=request.key,
@@ -236,7 +233,7 @@ class ChainFlow:
                 )
                 lines.append(f"Pose {index} ({pose}) failed: {variant.error} ({charged})")
         made = sum(1 for variant in result.variants if variant.image is not None)
-        left = _left(result)
+        left = budget_left(result.user_budget, result.workspace_budget)
         summary = (
             f"Character chain done: {made} of {len(result.variants)} poses, "
             f"{format_usd(result.cost_micros)} in all. This thread: {format_usd(total)}"
@@ -263,39 +260,9 @@ def _pose(variant_prompt: str, character: str) -> str:
     return variant_prompt.removeprefix(f"{character}, ")
 
 
-def _left(result: ChainResult) -> int | None:
-    lefts = [
-        state.budget_micros - state.consumed_micros
-        for state in (result.user_budget, result.workspace_budget)
-        if state.budget_micros is not None
-    ]
-    return max(0, min(lefts)) if lefts else None
-
-
 def _plan_text(request: ChainRequest, plan: ChainPlan) -> str:
     return (
         f"On it: a reference with {plan.reference.primary.display_name}, then "
         f"{len(request.variant_prompts)} poses with {plan.variants[0].primary.display_name}, "
         f"about {format_usd(plan.estimate_micros)} in all."
-    )
-
-
-def _refusal(refusal: Refusal, extra: dict[str, Any] | None) -> MessageContent:
-    cheaper = (
-        CheaperOption(
-            model_name=refusal.cheaper.display_name,
-            estimate_micros=refusal.cheaper.estimate_micros,
-            how="Ask for fewer poses.",
-        )
-        if refusal.cheaper is not None
-        else None
-    )
-    return budget_refusal_message(
-        scope="workspace" if refusal.scope == "workspace" else "user",
-        spent_micros=refusal.consumed_micros,
-        budget_micros=refusal.budget_micros,
-        left_micros=refusal.left_micros,
-        estimate_micros=refusal.estimate_micros,
-        cheaper=cheaper,
-        extra_block=extra,
     )

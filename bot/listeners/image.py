@@ -19,12 +19,12 @@ from slack_bolt.async_app import AsyncApp
 from bot.images import ImageStore
 from bot.jobs import (
     ChainRequest,
-    Completed,
     Failed,
     ImageJobs,
     JobRequest,
     Requester,
     StoredImage,
+    budget_left,
 )
 from bot.ledger.deliveries import DeliveryStore
 from bot.ledger.requests import RequestInfo, RequestState, RequestStore
@@ -229,7 +229,7 @@ class ImageFlow:
             return _Prepared(answer=MessageContent(text=exc.message, blocks=()))
         if isinstance(quote.outcome, Refusal):
             self.metrics.requests.labels("refused").inc()
-            return _Prepared(answer=self._refusal(quote.outcome, requester))
+            return _Prepared(answer=self.refusal(quote.outcome, requester.user_id))
         plan = quote.outcome
         if constraints.estimate_only:
             return _Prepared(
@@ -241,14 +241,14 @@ class ImageFlow:
             plan=plan,
         )
 
-    def _refusal(self, refusal: Refusal, requester: Requester) -> MessageContent:
-        extra = self.ask_more(refusal, requester.user_id) if self.ask_more is not None else None
+    def refusal(self, refusal: Refusal, user_id: str, *, how: str | None = None) -> MessageContent:
+        """A budget refusal with its figures, a cheaper way if any, and the Ask-for-more button."""
+        extra = self.ask_more(refusal, user_id) if self.ask_more is not None else None
         cheaper = (
             CheaperOption(
                 model_name=refusal.cheaper.display_name,
                 estimate_micros=refusal.cheaper.estimate_micros,
-                how="Add --draft (or --model "
-                f"{refusal.cheaper.model_id}) to your request to use it.",
+                how=how or f"Add --model {refusal.cheaper.model_id} to your request to use it.",
             )
             if refusal.cheaper is not None
             else None
@@ -367,7 +367,7 @@ class ImageFlow:
                 image_count=len(result.images),
                 cost_micros=result.cost_micros,
                 thread_total_micros=total,
-                budget_left_micros=_left(result),
+                budget_left_micros=budget_left(result.user_budget, result.workspace_budget),
                 notices=result.notices + result.failures,
                 downgrade_reason="; ".join(plan.reasons) if plan.downgraded else None,
             ),
@@ -870,15 +870,6 @@ class ImageFlow:
             await self.messages.respond(response_url, text=text, replace_original=replace)
         except SlackIOError:
             log.warning("response_url post failed")
-
-
-def _left(result: Completed) -> int | None:
-    lefts = [
-        state.budget_micros - state.consumed_micros
-        for state in (result.user_budget, result.workspace_budget)
-        if state.budget_micros is not None
-    ]
-    return max(0, min(lefts)) if lefts else None
 
 
 def register_image(app: AsyncApp, flow: ImageFlow) -> None:
