@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -39,7 +39,15 @@ from router.money import format_usd, parse_usd
 __all__ = ["register", "run"]
 
 # The route command's own options, which may also follow the prompt: name -> takes a value.
-_OWN_OPTIONS = {"--card": True, "--today": True, "--spent": True, "--budget": True, "--json": False}
+_OWN_OPTIONS = {
+    "--card": True,
+    "--today": True,
+    "--spent": True,
+    "--budget": True,
+    "--refs": True,
+    "--json": False,
+    "--with-image": False,
+}
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -62,6 +70,15 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--today", help="plan as of this date, YYYY-MM-DD (default: today)")
     parser.add_argument("--spent", help="USD already spent of the budget (with --budget)")
     parser.add_argument("--budget", help="a monthly user budget in USD")
+    parser.add_argument(
+        "--refs", default="0", help="how many reference images are attached (as dropped in Slack)"
+    )
+    parser.add_argument(
+        "--with-image",
+        dest="with_image",
+        action="store_true",
+        help="an image to edit comes with the request (as a reply in a thread)",
+    )
     parser.add_argument("prompt", nargs=argparse.REMAINDER, help="the /image text")
     parser.set_defaults(func=run)
 
@@ -75,8 +92,15 @@ def run(args: argparse.Namespace) -> int:
         budgets = _budgets(spent=args.spent, budget=args.budget)
         text = " ".join(words[1:] if words[:1] == ["--"] else words)
         parsed = parse_command(text)
-        outcome = plan_request(
+        if not args.refs.isdigit():
+            raise CommandError(f"--refs takes a number of images, not {args.refs!r}.")
+        constraints = replace(
             parsed.constraints,
+            reference_count=int(args.refs),
+            has_source_image=bool(args.with_image),
+        )
+        outcome = plan_request(
+            constraints,
             card=card,
             budgets=budgets,
             availability=Availability.everything(card),
@@ -104,7 +128,7 @@ def _pull_own_options(words: list[str], args: argparse.Namespace) -> list[str]:
         name, eq, inline = word.partition("=")
         if name in _OWN_OPTIONS:
             if not _OWN_OPTIONS[name]:
-                args.json = True
+                setattr(args, name[2:].replace("-", "_"), True)
                 i += 1
                 continue
             if eq:

@@ -100,3 +100,26 @@ def test_double_dash_lets_the_prompt_start_with_an_option(
     """``route -- --4k cat`` reads --4k as an /image option."""
     assert run(["route", *SEED, "--", "--4k", "cat"]) == 0
     assert "size 4K" in capsys.readouterr().out
+
+
+def test_every_seed_row_from_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """With --refs and --with-image every row of the seed's table is reachable from route."""
+    rows = [
+        (["cat on a sofa", "--refs", "2"], "gemini-3-pro-image-preview"),
+        (["character", "our mascot"], "gemini-3-pro-image-preview"),
+        (["final", '"SUMMER SALE 50%"', "poster"], "imagen-4.0-ultra-generate-001"),
+        (["hero", "product shot"], "imagen-4.0-generate-001"),
+        (["draft", "banner ideas"], "imagen-4.0-fast-generate-001"),
+        (["edit", "make it blue", "--with-image"], "gemini-3.1-flash-image-preview"),
+        (["a cat on a sofa"], "gemini-2.5-flash-image"),
+    ]
+    for words, model in rows:
+        assert run(["route", *SEED, "--json", *words]) == 0
+        plan = json.loads(capsys.readouterr().out)
+        assert plan["primary"]["model_id"] == model, words
+
+
+def test_refs_must_be_a_number(capsys: pytest.CaptureFixture[str]) -> None:
+    """--refs with something other than a count is explained, exit 2."""
+    assert run(["route", *SEED, "a cat", "--refs", "many"]) == 2
+    assert "--refs takes a number" in capsys.readouterr().err
