@@ -5,7 +5,8 @@ threshold fires once per scope and month, across every replica: the claim is a u
 ledger (:meth:`bot.ledger.alerts.AlertStore.claim_alert`), so two processes settling at once
 cannot both win it. A person hears at 50%, 90% and 100% of their budget; the managers hear when the
 workspace reaches 90% and 100%. When one settlement jumps past several thresholds, all of them are
-claimed (so the lower ones never fire later) and only the highest is told.
+claimed (so the lower ones never fire later) and only the highest is told; a caller that did not
+win the highest crossed threshold tells nothing, so concurrent settlements send one notice.
 
 Sending is the caller's: :func:`deliver_notices` hands each notice to a :class:`Notifier` (the
 Slack adapter lives in :mod:`bot.listeners.spend`), which keeps this module free of Slack.
@@ -168,14 +169,23 @@ async def _claim_all(
     crossed: list[int],
     at: datetime,
 ) -> int | None:
-    """Claim every crossed threshold; return the highest this call won (None: none won)."""
-    won = None
-    for threshold in crossed:
-        if await claims.claim_alert(
+    """Claim every crossed threshold; the highest one if this call won it, else None.
+
+    Lower thresholds are claimed silently so they never fire later. Only the highest crossed
+    threshold can earn a notice, so two replicas settling at once cannot tell the same person
+    "50%" and "100%" together: whoever wins the highest claim tells, the other stays quiet.
+    """
+    if not crossed:
+        return None
+    highest = max(crossed)
+    won_highest = False
+    for threshold in sorted(crossed, reverse=True):
+        won = await claims.claim_alert(
             workspace_id=workspace_id, scope=scope, month=month, threshold=threshold, at=at
-        ):
-            won = threshold
-    return won
+        )
+        if threshold == highest:
+            won_highest = won
+    return highest if won_highest else None
 
 
 async def check_thresholds(

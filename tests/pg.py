@@ -11,8 +11,9 @@ Use from any test package::
   (FORCE)``) after the test. Mark tests that use it ``@pytest.mark.postgres``.
 * ``db_url`` (async fixture, parametrised ``sqlite`` / ``postgres``): an empty database of each
   engine; the ``postgres`` case carries the ``postgres`` mark.
-* ``migrated_db_url`` (async fixture, parametrised the same way): a fresh database at the newest
-  migration, copied from a template migrated once per session.
+* ``migrated_db_url`` (async fixture, parametrised the same way): an empty database at the newest
+  migration (SQLite: a copy of a file migrated once; PostgreSQL: one database per session,
+  emptied with TRUNCATE before each test, so do not change its schema).
 
 Which server: ``IMAGEBOT_TEST_PG_URL`` (an admin URL, default
 ``postgresql://postgres@127.0.0.1:5432/postgres``). When that server cannot be reached the
@@ -23,10 +24,12 @@ with the connection error, so CI can never go green on SQLite alone.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import shutil
+import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -132,43 +135,59 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         await drop_pg_database(url)
 
 
-@pytest.fixture(scope="session")
-def _migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Migrate once per session; tests get copies (a file copy, ``CREATE DATABASE ... TEMPLATE``)."""
-    templates: dict[str, str] = {}
-    sqlite_url = fresh_sqlite_url(tmp_path_factory.mktemp("template"), "template.db")
-    asyncio.run(upgrade(sqlite_url))
-    templates["sqlite"] = sqlite_url
-    yield templates
-    if "postgres" in templates:
-        asyncio.run(drop_pg_database(templates["postgres"]))
+_templates: dict[str, str] = {}  # engine -> URL of a database migrated once per test session
 
 
-async def _pg_template(templates: dict[str, str]) -> str:
-    if "postgres" not in templates:
-        url = await create_pg_database("imagebot_test_template")
-        await upgrade(url)  # disposes its engine: a template must have no open connections
-        templates["postgres"] = url
-    return templates["postgres"]
+def _drop_template(url: str) -> None:
+    asyncio.run(drop_pg_database(url))
+
+
+async def _migrated_template(engine: str) -> str:
+    """A database at the newest migration, made once per session and removed at exit."""
+    if engine not in _templates:
+        if engine == "sqlite":
+            folder = tempfile.mkdtemp(prefix="imagebot-template-")
+            atexit.register(shutil.rmtree, folder, True)
+            url = fresh_sqlite_url(Path(folder), "template.db")
+            await upgrade(url)
+        else:
+            url = await create_pg_database("imagebot_test_shared")
+            atexit.register(_drop_template, url)
+            await upgrade(url)
+        _templates[engine] = url
+    return _templates[engine]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def migrated_db_url(
-    request: pytest.FixtureRequest, tmp_path: Path, _migrated_templates: dict[str, str]
-) -> AsyncIterator[str]:
-    """A fresh database on each engine with every migration applied (the test runs per engine).
+async def migrated_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database on each engine with every migration applied (the test runs per engine).
 
-    Copied from a template migrated once per session, so it costs a file copy or a
-    ``CREATE DATABASE ... TEMPLATE`` rather than a migration run.
+    SQLite: a copy of a file migrated once per session. PostgreSQL: one database migrated once
+    per session whose tables are emptied (TRUNCATE) before each test; a test that changes the
+    schema itself must take ``db_url`` and migrate it.
     """
     if request.param == "sqlite":
         target = tmp_path / "ledger.db"
-        shutil.copyfile(make_url(_migrated_templates["sqlite"]).database or "", target)
+        template = await _migrated_template("sqlite")
+        shutil.copyfile(make_url(template).database or "", target)
         yield fresh_sqlite_url(tmp_path)
         return
-    template = await _pg_template(_migrated_templates)
-    url = await create_pg_database(template=make_url(template).database)
+    # One migrated database per session, emptied before each test: much cheaper than
+    # CREATE/DROP DATABASE per test. Tests that change the schema must use db_url instead.
+    url = await _migrated_template("postgres")
+    await _empty_tables(url)
+    yield url
+
+
+async def _empty_tables(url: str) -> None:
+    conn = await asyncpg.connect(_plain(url), timeout=5)
     try:
-        yield url
+        names = await conn.fetch(
+            "SELECT tablename FROM pg_tables "
+            "WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+        )
+        if names:
+            tables = ", ".join(f'"{row["tablename"]}"' for row in names)
+            await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
     finally:
-        await drop_pg_database(url)
+        await conn.close()

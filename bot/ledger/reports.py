@@ -31,7 +31,7 @@ from fractions import Fraction
 from typing import Any, TypeVarTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Row, Select, case, func, literal, select
+from sqlalchemy import ColumnElement, Row, Select, case, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 from sqlmodel import select as orm_select
@@ -71,6 +71,7 @@ _TIER_ORDER = (
 )
 _ROWS_PER_FETCH = 5_000
 _Ts = TypeVarTuple("_Ts")
+_GROUPING_WORK_MEM = "64MB"
 
 
 def reference_model(card: RateCard) -> ModelSpec:
@@ -227,10 +228,18 @@ class ReportStore:
         """The time zone that local days and months are read in."""
         return self._tz
 
-    async def _fetch(self, query: Select[*_Ts]) -> Sequence[Row[*_Ts]]:
-        """Run a read-only Core query in its own (read) transaction."""
+    async def _fetch(
+        self, query: Select[*_Ts], *, hash_groups: bool = False
+    ) -> Sequence[Row[*_Ts]]:
+        """Run a read-only Core query in its own (read) transaction.
+
+        ``hash_groups``: on PostgreSQL, give this transaction enough ``work_mem`` to group in
+        memory; with the default 4 MB a month of rows is sorted on disk first (3x slower).
+        """
         async with transaction(self._engine, write=False) as session:
             connection = await session.connection()
+            if hash_groups and connection.dialect.name == "postgresql":
+                await connection.execute(text(f"SET LOCAL work_mem = '{_GROUPING_WORK_MEM}'"))
             result = await connection.execute(query)
             return result.all()
 
@@ -287,7 +296,7 @@ class ReportStore:
                     images=_int(row[6]),
                     cost_micros=_int(row[7]),
                 )
-                for row in await self._fetch(query)
+                for row in await self._fetch(query, hash_groups=True)
             )
         )
 

@@ -74,9 +74,15 @@ class Bot:
         return await self.http.post("/slack/events", data=body, headers=merged)
 
     async def command(
-        self, text: str, *, user: str = "U111", channel: str = "C111", trigger_id: str | None = None
+        self,
+        text: str,
+        *,
+        user: str = "U111",
+        channel: str = "C111",
+        trigger_id: str | None = None,
+        name: str = "/image",
     ) -> dict[str, Any]:
-        """Send ``/image text`` as Slack's form body; returns the JSON acknowledgement."""
+        """Send ``/image text`` (or another command) as Slack's form body; returns the ack."""
         fields = {
             "token": "verification_token",
             "team_id": "T111",
@@ -85,7 +91,7 @@ class Bot:
             "channel_name": "marketing",
             "user_id": user,
             "user_name": user.lower(),
-            "command": "/image",
+            "command": name,
             "text": text,
             "api_app_id": "A111",
             "response_url": self.slack.response_url(str(next(self._ids))),
@@ -95,7 +101,9 @@ class Bot:
             urlencode(fields), content_type="application/x-www-form-urlencoded"
         )
         assert response.status == 200, await response.text()
-        return dict(await response.json())
+        if response.content_type == "application/json":
+            return dict(await response.json())
+        return {"text": await response.text()}  # an empty acknowledgement
 
     async def event(
         self, event: dict[str, Any], *, event_id: str | None = None, retry_num: int | None = None
@@ -178,6 +186,7 @@ async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
             default_user_budget_usd="5",
             workspace_budget_usd="100",
             confirm_above_usd="1",
+            admins=frozenset({"UADMIN"}),
         )
         clock = StepClock(datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
         runtime = await build_runtime(settings, clock=clock)

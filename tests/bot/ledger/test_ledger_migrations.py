@@ -92,9 +92,10 @@ async def test_models_match_migrations(migrated_db_url: str) -> None:
         await engine.dispose()
 
 
-async def test_newer_schema_is_refused(migrated_db_url: str) -> None:
+async def test_newer_schema_is_refused(db_url: str) -> None:
     """A database migrated by a newer imagebot is refused with a message saying what to do."""
-    engine = make_engine(migrated_db_url)
+    await upgrade(db_url)
+    engine = make_engine(db_url)
     try:
         async with engine.begin() as conn:
             await conn.execute(text("UPDATE alembic_version SET version_num = 'f00dfeed'"))
@@ -105,10 +106,10 @@ async def test_newer_schema_is_refused(migrated_db_url: str) -> None:
         "upgrade imagebot or point IMAGEBOT_DATABASE_URL elsewhere"
     )
     with pytest.raises(SchemaTooNew) as caught:
-        await check_schema(migrated_db_url)
+        await check_schema(db_url)
     assert str(caught.value) == expected
     with pytest.raises(SchemaTooNew):
-        await upgrade(migrated_db_url)
+        await upgrade(db_url)
 
 
 async def test_unmigrated_database_is_not_ready(db_url: str) -> None:

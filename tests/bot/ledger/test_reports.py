@@ -20,7 +20,8 @@ from bot.reports import Period
 from tests.bot.reports.samples import Row, card, insert_rows
 from tests.pg import db_url, migrated_db_url  # noqa: F401 - fixtures
 
-TZ = ZoneInfo("America/New_York")
+TZ = ZoneInfo("America/New_York")  # whole-hour offsets: days are summed per UTC hour
+KOLKATA = ZoneInfo("Asia/Kolkata")  # UTC+05:30: days are bucketed by one CASE in SQL
 NOW = datetime(2026, 11, 20, 15, tzinfo=UTC)
 CARD = card()
 MODELS = ["gemini-3-pro-image", "gemini-3.1-flash-image", "gemini-2.5-flash-image", "unknown"]
@@ -68,11 +69,11 @@ async def engine(migrated_db_url: str) -> AsyncIterator[AsyncEngine]:  # noqa: F
         await engine.dispose()
 
 
-def _covered(row: Row, period: Period) -> bool:
+def _covered(row: Row, period: Period, tz: ZoneInfo) -> bool:
     if period.month_key is not None:
-        month = row.month or row.created_at.astimezone(TZ).strftime("%Y-%m")
+        month = row.month or row.created_at.astimezone(tz).strftime("%Y-%m")
         return month == period.month_key
-    start, end = period.utc_bounds(TZ)
+    start, end = period.utc_bounds(tz)
     return start <= row.created_at < end
 
 
@@ -90,15 +91,15 @@ def _sums(rows: list[Row], key: object) -> dict[object, tuple[int, int]]:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(rows=rows_strategy, period=periods_strategy)
+@given(rows=rows_strategy, period=periods_strategy, tz=st.sampled_from([TZ, KOLKATA]))
 async def test_report_figures_equal_the_sums_of_ledger_rows(
-    engine: AsyncEngine, rows: list[Row], period: Period
+    engine: AsyncEngine, rows: list[Row], period: Period, tz: ZoneInfo
 ) -> None:
-    """Totals and every breakdown equal sums over the rows the period covers."""
+    """Totals and every breakdown equal sums over the rows the period covers, in any zone."""
     workspace = f"T{uuid.uuid4().hex[:10]}"
-    await insert_rows(engine, rows, workspace_id=workspace, tz=TZ, at=NOW)
-    store = ReportStore(engine, tz=TZ)
-    covered = [row for row in rows if _covered(row, period)]
+    await insert_rows(engine, rows, workspace_id=workspace, tz=tz, at=NOW)
+    store = ReportStore(engine, tz=tz)
+    covered = [row for row in rows if _covered(row, period, tz)]
     kw = {"workspace_id": workspace, "period": period}
 
     images, cost = await store.totals(**kw)  # type: ignore[arg-type]
@@ -126,7 +127,7 @@ async def test_report_figures_equal_the_sums_of_ledger_rows(
     )
 
     def local_day(row: Row) -> date:
-        day = row.created_at.astimezone(TZ).date()
+        day = row.created_at.astimezone(tz).date()
         return min(max(day, period.start), period.end)
 
     daily = await store.spend_by_day(**kw)  # type: ignore[arg-type]
@@ -145,8 +146,17 @@ async def test_report_figures_equal_the_sums_of_ledger_rows(
     assert sum(row.cost_micros for row in exported) == cost
 
 
-async def test_days_follow_local_midnight_not_utc(engine: AsyncEngine) -> None:
-    """A row at 02:00 UTC on 5 Oct counts on 4 Oct in New York."""
+@pytest.mark.parametrize(
+    ("zone", "days"),
+    [
+        (TZ, [(date(2026, 10, 4), 100), (date(2026, 10, 5), 7)]),
+        (KOLKATA, [(date(2026, 10, 5), 100), (date(2026, 10, 6), 7)]),
+    ],
+)
+async def test_days_follow_local_midnight_not_utc(
+    engine: AsyncEngine, zone: ZoneInfo, days: list[tuple[date, int]]
+) -> None:
+    """02:00 and 20:00 UTC on 5 Oct fall on 4/5 Oct in New York and on 5/6 Oct in Kolkata."""
     rows = [
         Row(
             user_id="U1",
@@ -158,17 +168,14 @@ async def test_days_follow_local_midnight_not_utc(engine: AsyncEngine) -> None:
             user_id="U1",
             model_id=MODELS[0],
             cost_micros=7,
-            created_at=datetime(2026, 10, 5, 5, tzinfo=UTC),
+            created_at=datetime(2026, 10, 5, 20, tzinfo=UTC),
         ),
     ]
-    await insert_rows(engine, rows, workspace_id="T1", tz=TZ, at=NOW)
-    daily = await ReportStore(engine, tz=TZ).spend_by_day(
+    await insert_rows(engine, rows, workspace_id="T1", tz=zone, at=NOW)
+    daily = await ReportStore(engine, tz=zone).spend_by_day(
         workspace_id="T1", period=Period.month(2026, 10)
     )
-    assert [(d.day, d.cost_micros) for d in daily] == [
-        (date(2026, 10, 4), 100),
-        (date(2026, 10, 5), 7),
-    ]
+    assert [(d.day, d.cost_micros) for d in daily] == days
 
 
 async def test_team_report_uses_each_budget_and_the_workspace_budget(engine: AsyncEngine) -> None:
