@@ -29,12 +29,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.alerts import check_thresholds, deliver_notices
+from bot.batch import BatchJobs
 from bot.cards import load_card
 from bot.config import Settings
 from bot.dispatch import Dispatcher, ModelRegistry
 from bot.images import ImageStore
 from bot.jobs import ImageJobs, Requester
 from bot.ledger.alerts import AlertStore
+from bot.ledger.batches import BatchStore
 from bot.ledger.budgets import BudgetLedger
 from bot.ledger.deliveries import DeliveryStore
 from bot.ledger.engine import check_schema, make_engine, upgrade
@@ -90,6 +92,7 @@ class Runtime:
     metrics: Metrics
     flow: ImageFlow
     ledger: BudgetLedger
+    batches: BatchJobs | None
     clock: Callable[[], datetime]
     _closed: bool = field(default=False)
 
@@ -107,13 +110,14 @@ class Runtime:
         """One maintenance pass (each step survives the others' failures):
 
         repost images Slack refused, settle reservations orphaned by a crashed replica (at their
-        estimate, marked interrupted), ask models.list again if start-up could not, and forget
-        Slack delivery ids older than Slack's retry window.
+        estimate, marked interrupted), ask models.list again if start-up could not, collect
+        finished Batch API jobs, and forget Slack delivery ids older than Slack's retry window.
         """
         steps: tuple[tuple[str, Callable[[], Awaitable[object]]], ...] = (
             ("repost", self.flow.repost_pending),
             ("recover", lambda: self.ledger.recover_interrupted(at=self.clock())),
             ("models", self._refresh_models),
+            ("batches", self._poll_batches),
             (
                 "forget",
                 lambda: self.flow.deliveries.forget_before(self.clock() - timedelta(days=3)),
@@ -124,6 +128,14 @@ class Runtime:
                 await step()
             except Exception:
                 log.exception("maintenance step failed step=%s", name)
+
+    async def _poll_batches(self) -> None:
+        if self.batches is not None:
+            for result in await self.batches.poll(at=self.clock()):
+                if result.changed:
+                    log.info(
+                        "batch job key=%s state=%s %s", result.key, result.state, result.message
+                    )
 
     async def _refresh_models(self) -> None:
         if self.registry.listed is None:
@@ -299,6 +311,18 @@ async def build_runtime(
         metrics=metrics,
         flow=flow,
         ledger=ledger,
+        batches=(
+            BatchJobs(
+                card=card,
+                ledger=ledger,
+                provider=provider,
+                store=BatchStore(engine),
+                images=images,
+                registry=registry,
+            )
+            if isinstance(provider, GeminiProvider)
+            else None
+        ),
         clock=clock,
     )
 

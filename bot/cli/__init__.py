@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from bot.cli.batch import register as register_batch
 from bot.cli.generate import register as register_generate
 from bot.cli.ledger import register as register_ledger
 from bot.cli.models import register as register_models
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         register_route,
         register_models,
         register_generate,
+        register_batch,
         register_ledger,
         register_spend,
     ):

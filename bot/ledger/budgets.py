@@ -11,7 +11,8 @@ The guard against everything that went wrong with other budget proxies:
   reset job to forget or to zero fresh spend.
 * A crash between reserve and settle leaves an open reservation that :meth:`recover_interrupted`
   settles at its estimate (as an ``interrupted`` row) on the next start, so spend is never
-  under-counted.
+  under-counted. A reservation held by an unfinished Batch API job is not a crash: it is left to
+  the batch poller.
 
 Money is int micro-USD. The clock is passed in (``at``: a UTC-aware datetime) on every call.
 Every cost of a reservation counts against the month it was reserved in (``ledger_entry.month``),
@@ -27,18 +28,20 @@ from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, update
+from sqlalchemy import exists, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.ledger._sql import insert_ignore
+from bot.ledger.batches import OPEN_STATES
 from bot.ledger.engine import transaction
 from bot.ledger.errors import UnknownReservation
 from bot.ledger.months import month_key, parse_month
 from bot.ledger.tables import (
     WORKSPACE_SCOPE,
+    BatchJob,
     Budget,
     LedgerEntry,
     Reservation,
@@ -516,7 +519,8 @@ class BudgetLedger:
         Run at start-up: a crash between reserve and settle must not leave money unaccounted.
         Each is written as one ledger row marked ``interrupted`` (and ``possibly_billed``).
         Returns how many were recovered. ``older_than`` protects calls still in flight on other
-        replicas.
+        replicas. Reservations held by an unfinished batch job (``batch_job.state`` open) are
+        skipped: their results may arrive up to 48 hours later and the batch poller closes them.
         """
         _require_aware(at)
         cutoff = at - older_than
@@ -526,6 +530,12 @@ class BudgetLedger:
                     select(Reservation.key).where(
                         Reservation.state == ReservationState.OPEN.value,
                         col(Reservation.created_at) < cutoff,
+                        # An unfinished batch job owns its reservation for up to 48 hours;
+                        # the batch poller settles or releases it (bot.batch).
+                        ~exists().where(
+                            col(BatchJob.reservation_key) == col(Reservation.key),
+                            col(BatchJob.state).in_(OPEN_STATES),
+                        ),
                     )
                 )
             ).all()

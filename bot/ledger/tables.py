@@ -34,6 +34,7 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "WORKSPACE_SCOPE",
+    "BatchJob",
     "Budget",
     "BudgetAlert",
     "BudgetIncreaseRequest",
@@ -365,3 +366,47 @@ class BudgetIncreaseRequest(LedgerModel, table=True):
     created_at: datetime = _ts()
     decided_by: str | None = _id(default=None)
     decided_at: datetime | None = _ts(default=None)
+
+
+class BatchJob(LedgerModel, table=True):
+    """A Batch API job: many prompts on one model at batch prices, results up to 48 h later.
+
+    ``key`` is the caller's idempotency key (the job id people see); ``name`` is Google's
+    (``batches/…``), None until Google accepted the job. The whole estimate is held by the
+    reservation ``reservation_key`` until the job finishes; while ``state`` is open
+    (``submitting``, ``pending``, ``running``) the batch poller owns that reservation and crash
+    recovery leaves it alone. ``output_dir`` is the folder, relative to the image directory, the
+    images are written to.
+    """
+
+    __tablename__ = "batch_job"
+    __table_args__ = (
+        UniqueConstraint("name"),
+        Index(None, "state", "created_at"),
+        Index(None, "workspace_id", "created_at"),
+        Index(None, "reservation_key"),
+    )
+
+    key: str = Field(sa_type=String(200), primary_key=True)
+    name: str | None = Field(default=None, sa_type=String(200))
+    workspace_id: str = _id()
+    user_id: str = _id()
+    model_id: str = Field(sa_type=String(100))
+    tier: str = Field(sa_type=String(32))
+    image_size: str | None = Field(default=None, sa_type=String(8))
+    aspect_ratio: str | None = Field(default=None, sa_type=String(16))
+    thinking_level: str | None = Field(default=None, sa_type=String(16))
+    request_count: int = Field(sa_type=Integer)
+    prompts_json: list[str] = Field(default_factory=list, sa_type=JSON)
+    reservation_key: str = Field(sa_type=String(200))
+    estimate_micros: int = _money()
+    actual_micros: int | None = _money(default=None)
+    succeeded_count: int = Field(default=0, sa_type=Integer)
+    failed_count: int = Field(default=0, sa_type=Integer)
+    state: str = Field(sa_type=String(16))
+    output_dir: str | None = Field(default=None, sa_type=Text)
+    error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    submitted_at: datetime | None = _ts(default=None)
+    finished_at: datetime | None = _ts(default=None)

@@ -21,16 +21,28 @@ written for the marketer who asked for the image)::
 
 ``retryable`` says whether trying the same model again later can help; the dispatcher decides
 whether to move to another model (it never does for safety blocks or request/key rejections).
+
+Batch jobs (half price, results later) have their own small seam, :class:`BatchProvider`, so
+implementations and fakes of :class:`ImageProvider` need not change: :meth:`~BatchProvider.
+submit_batch` sends many :class:`ImageRequest` of one model as one job and returns its name,
+:meth:`~BatchProvider.get_batch` reports a :class:`BatchStatus` whose ``results`` (once the job
+succeeded) hold one :class:`ImageResult` or :class:`BatchFailure` per request, in request order.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from router.usage import Usage
 
 __all__ = [
+    "BatchFailure",
+    "BatchProvider",
+    "BatchState",
+    "BatchStatus",
     "GeneratedImage",
     "ImageProvider",
     "ImageRequest",
@@ -118,6 +130,81 @@ class ImageProvider(Protocol):
 
     async def aclose(self) -> None:
         """Release connections; the provider must not be used afterwards."""
+        ...
+
+
+class BatchState(StrEnum):
+    """Where a batch job stands at Google (the API's JOB_STATE_* / BATCH_STATE_*, simplified)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+    @property
+    def finished(self) -> bool:
+        """True when Google will not change the job any more."""
+        return self not in (BatchState.PENDING, BatchState.RUNNING)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BatchFailure:
+    """One request of a batch that returned no image.
+
+    ``kind`` is a :attr:`ProviderError.kind` (``safety_blocked``, ``no_image``...) or
+    ``request_error`` when Google answered the request with an error status; ``usage`` is what the
+    response reported (``Usage.unreported()`` when nothing: then nothing was billed for it);
+    ``message`` is written for the person who asked.
+    """
+
+    model_id: str
+    kind: str
+    detail: str
+    message: str
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BatchStatus:
+    """A batch job as Google reports it now.
+
+    ``results`` is empty until the job finished; then it holds one entry per request, in the
+    order the requests were submitted (a job that finished with fewer results than requests is
+    the caller's to treat as failures that cost nothing). ``error`` is Google's reason for a
+    failed job, if it gave one.
+    """
+
+    name: str
+    state: BatchState
+    model_id: str
+    results: tuple[ImageResult | BatchFailure, ...] = ()
+    error: str | None = None
+
+
+@runtime_checkable
+class BatchProvider(Protocol):
+    """What the batch use case needs from an image API. One instance serves the whole process."""
+
+    async def submit_batch(
+        self, *, model_id: str, requests: Sequence[ImageRequest], display_name: str
+    ) -> str:
+        """Create one batch job of ``requests`` (all on ``model_id``); return its name.
+
+        Not idempotent at Google: every call creates a job. Raises a :class:`ProviderError`;
+        one with ``may_have_billed`` True means the job may have been created all the same
+        (look it up with :meth:`find_batch`).
+        """
+        ...
+
+    async def get_batch(self, name: str) -> BatchStatus:
+        """The job's state and, once it succeeded, its results. Raises a ProviderError
+        (:class:`ModelNotFound` when Google does not know the job)."""
+        ...
+
+    async def find_batch(self, display_name: str) -> str | None:
+        """The name of the newest job created with ``display_name``, or None."""
         ...
 
 

@@ -6,6 +6,10 @@ calling and automatic continuation are off, because the dispatcher owns retries 
 request would be a second bill. Every SDK exception is mapped here into the
 :mod:`bot.providers.base` tree with ``raise ... from``; the API key is scrubbed from anything that
 could reach a log.
+
+Batch jobs (:class:`bot.providers.base.BatchProvider`) go through ``client.aio.batches``: one
+``batchGenerateContent`` call with the requests inline (each the same ``generate_content`` request
+an interactive call would send, keyed by its index), then ``batches.get`` until the job finished.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from google import genai
 from google.genai import errors, types
 
 from bot.providers.base import (
+    BatchFailure,
+    BatchState,
+    BatchStatus,
     GeneratedImage,
     ImageRequest,
     ImageResult,
@@ -76,6 +83,23 @@ _RETRY_IN = re.compile(r"retry in\s+([0-9]+(?:\.[0-9]+)?)\s*(ms|s)\b", re.IGNORE
 _LIMIT_ZERO = re.compile(r"\blimit:\s*0\b")
 _DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)s\s*$")
 _REDACTED = "[redacted]"
+
+#: Google's job states (the SDK maps BATCH_STATE_* on the wire to JOB_STATE_*) to ours.
+_BATCH_STATES = {
+    "JOB_STATE_UNSPECIFIED": BatchState.PENDING,
+    "JOB_STATE_QUEUED": BatchState.PENDING,
+    "JOB_STATE_PENDING": BatchState.PENDING,
+    "JOB_STATE_RUNNING": BatchState.RUNNING,
+    "JOB_STATE_UPDATING": BatchState.RUNNING,
+    "JOB_STATE_PAUSED": BatchState.RUNNING,
+    "JOB_STATE_CANCELLING": BatchState.RUNNING,
+    "JOB_STATE_SUCCEEDED": BatchState.SUCCEEDED,
+    "JOB_STATE_PARTIALLY_SUCCEEDED": BatchState.SUCCEEDED,
+    "JOB_STATE_FAILED": BatchState.FAILED,
+    "JOB_STATE_CANCELLED": BatchState.CANCELLED,
+    "JOB_STATE_EXPIRED": BatchState.EXPIRED,
+}
+_BATCH_NAME = re.compile(r"^batches/[^/]+$")
 
 
 class GeminiProvider:
@@ -199,6 +223,108 @@ class GeminiProvider:
             raise mapped from self._scrubbed(failure)
         log.info("gemini list_models ok count=%d", len(ids))
         return frozenset(ids)
+
+    # -- batch jobs -------------------------------------------------------------------------
+
+    async def submit_batch(
+        self, *, model_id: str, requests: Sequence[ImageRequest], display_name: str
+    ) -> str:
+        """Create one batch job with ``requests`` inline; return its name (``batches/…``).
+
+        Every request must be on ``model_id``. Creating a job is not idempotent at Google: a
+        failure with ``may_have_billed`` True (timeout, broken connection) may still have created
+        it, so the caller looks it up by ``display_name`` before trying again.
+        """
+        if not requests:
+            raise ValueError("a batch needs at least one request")
+        others = {request.model_id for request in requests} - {model_id}
+        if others:
+            raise ValueError(f"every request of a batch must be on {model_id}, not {others}")
+        inlined = [
+            types.InlinedRequest(
+                contents=[_content_for(request)],
+                config=_config_for(request),
+                metadata={"key": str(index)},
+            )
+            for index, request in enumerate(requests)
+        ]
+        failure: BaseException | None = None
+        job: types.BatchJob | None = None
+        try:
+            job = await self._client.aio.batches.create(
+                model=model_id,
+                src=types.BatchJobSource(inlined_requests=inlined),
+                config=types.CreateBatchJobConfig(display_name=display_name),
+            )
+        except (errors.APIError, TimeoutError, aiohttp.ClientError) as exc:
+            failure = exc
+        except (json.JSONDecodeError, pydantic.ValidationError) as exc:
+            failure = exc
+        if failure is not None:
+            mapped = self._map_failure(model_id, failure)
+            log.warning(
+                "gemini batch create failed model=%s requests=%d kind=%s may_exist=%s detail=%s",
+                model_id,
+                len(requests),
+                mapped.kind,
+                mapped.may_have_billed,
+                mapped.detail,
+            )
+            raise mapped from self._scrubbed(failure)
+        assert job is not None
+        if not job.name or not _BATCH_NAME.match(job.name):
+            # The job was created (we cannot tell its name): the caller must look it up.
+            raise MalformedResponse(f"batch create returned name {job.name!r}", model_id=model_id)
+        log.info(
+            "gemini batch created model=%s requests=%d name=%s", model_id, len(requests), job.name
+        )
+        return job.name
+
+    async def get_batch(self, name: str) -> BatchStatus:
+        """The job's state and, once it succeeded, one result per request in request order.
+
+        A response without an image becomes a :class:`BatchFailure` carrying its usage (input and
+        thinking are billed even then); a request Google answered with an error status becomes one
+        with unreported usage (nothing billed).
+        """
+        if not _BATCH_NAME.match(name):
+            raise ValueError(f"{name!r} is not a batch name (batches/...)")
+        failure: BaseException | None = None
+        job: types.BatchJob | None = None
+        try:
+            job = await self._client.aio.batches.get(name=name)
+        except (errors.APIError, TimeoutError, aiohttp.ClientError) as exc:
+            failure = exc
+        except (json.JSONDecodeError, pydantic.ValidationError) as exc:
+            failure = exc
+        if failure is not None:
+            mapped = self._map_failure(name, failure)
+            log.info("gemini batch get failed name=%s kind=%s", name, mapped.kind)
+            raise mapped from self._scrubbed(failure)
+        assert job is not None
+        return _batch_status(name, job)
+
+    async def find_batch(self, display_name: str) -> str | None:
+        """The name of the newest job whose display name is ``display_name``, or None."""
+        failure: BaseException | None = None
+        found: list[tuple[str, str]] = []
+        try:
+            pager = await self._client.aio.batches.list(
+                config=types.ListBatchJobsConfig(page_size=100)
+            )
+            async for job in pager:
+                if job.display_name == display_name and job.name:
+                    created = job.create_time.isoformat() if job.create_time else ""
+                    found.append((created, job.name))
+        except (errors.APIError, TimeoutError, aiohttp.ClientError) as exc:
+            failure = exc
+        except (json.JSONDecodeError, pydantic.ValidationError) as exc:
+            failure = exc
+        if failure is not None:
+            mapped = self._map_failure("batches.list", failure)
+            log.warning("gemini batch list failed kind=%s detail=%s", mapped.kind, mapped.detail)
+            raise mapped from self._scrubbed(failure)
+        return max(found)[1] if found else None
 
     async def aclose(self) -> None:
         """Close the SDK's async and sync HTTP clients."""
@@ -377,6 +503,65 @@ def result_from_response(model_id: str, response: types.GenerateContentResponse)
         finish_reason=first_reason,
         text=text,
     )
+
+
+def _batch_status(name: str, job: types.BatchJob) -> BatchStatus:
+    model_id = (job.model or "").removeprefix("models/")
+    state = _BATCH_STATES.get(_enum_name(job.state) or "", BatchState.PENDING)
+    error = None
+    if job.error is not None:
+        error = f"code={job.error.code} message={(job.error.message or '')[:300]!r}"
+    if state is not BatchState.SUCCEEDED and (job.dest is None or not job.dest.inlined_responses):
+        return BatchStatus(name=name, state=state, model_id=model_id, error=error)
+    dest = job.dest
+    if dest is None or dest.inlined_responses is None:
+        raise MalformedResponse(
+            f"batch {name} succeeded without inline results"
+            + (f" (results file {dest.file_name})" if dest and dest.file_name else ""),
+            model_id=model_id,
+        )
+    responses = list(dest.inlined_responses)
+    keys = [(r.metadata or {}).get("key", "") for r in responses]
+    if all(key.isdigit() for key in keys):
+        # Google documents request order; the keys we sent make it certain.
+        responses = [r for _, r in sorted(zip(keys, responses, strict=True), key=_index_of)]
+    return BatchStatus(
+        name=name,
+        state=state,
+        model_id=model_id,
+        results=tuple(_batch_result(model_id, item) for item in responses),
+        error=error,
+    )
+
+
+def _index_of(pair: tuple[str, types.InlinedResponse]) -> int:
+    return int(pair[0])
+
+
+def _batch_result(model_id: str, item: types.InlinedResponse) -> ImageResult | BatchFailure:
+    if item.response is None:
+        code = item.error.code if item.error else None
+        message = (item.error.message or "") if item.error else ""
+        return BatchFailure(
+            model_id=model_id,
+            kind="request_error",
+            detail=f"code={code} message={message[:300]!r}",
+            message=(
+                "Google could not make this image (it answered the request with an error). "
+                "Nothing was charged."
+            ),
+            usage=Usage.unreported(),
+        )
+    try:
+        return result_from_response(model_id, item.response)
+    except ProviderError as exc:
+        return BatchFailure(
+            model_id=model_id,
+            kind=exc.kind,
+            detail=exc.detail,
+            message=exc.user_message,
+            usage=exc.usage if exc.usage is not None else Usage.unreported(),
+        )
 
 
 def _enum_name(value: object) -> str | None:

@@ -9,6 +9,15 @@ PNGs, different on every call; usage is realistic for each model (image tokens b
 for Gemini 3). Error bodies have the shapes of the captured fixtures (429 with RetryInfo and
 QuotaFailure, 503 UNAVAILABLE, 404 NOT_FOUND, 400 API_KEY_INVALID).
 
+Batch jobs: ``POST /{v1,v1beta}/models/{model}:batchGenerateContent`` (inline requests) creates a
+job that answers ``GET /{v1,v1beta}/batches/{id}`` (and ``GET .../batches``, paged) with the
+long-running Operation shape of fixture 15, state ``BATCH_STATE_PENDING``, until the test calls
+:meth:`FakeGeminiAPI.finish_batch` (one response per request, built like generateContent replies,
+with per-request failures if asked), :meth:`FakeGeminiAPI.expire_batch` or
+:meth:`FakeGeminiAPI.fail_batch`. The finished Operation carries the results both where fixture 15
+shows them (``response.inlinedResponses``) and where google-genai 3.x reads them
+(``metadata.output``). Created jobs are kept in :attr:`FakeGeminiAPI.batches` for assertions.
+
 Script a model with :meth:`FakeGeminiAPI.script` (a queue of behaviours, consumed one per
 request; an empty queue answers :class:`Ok`). Every request is recorded, with the JSON body
 decoded and the inline images decoded from URL-safe base64, for assertions. Nothing sleeps on a
@@ -21,10 +30,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import itertools
 import json
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -36,8 +47,10 @@ from PIL import Image
 __all__ = [
     "DEFAULT_LISTED",
     "DEFAULT_RETIRED",
+    "BatchItemError",
     "Behaviour",
     "ClientError",
+    "FakeBatch",
     "FakeGeminiAPI",
     "ImageBlocked",
     "Malformed",
@@ -176,6 +189,73 @@ Behaviour = (
     | TextOnly
     | Malformed
 )
+
+
+@dataclass(frozen=True)
+class BatchItemError:
+    """One request of a batch answered with an error status instead of a response."""
+
+    code: int = 400
+    message: str = "Request contains an invalid argument."
+
+
+_BATCH_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch"
+_BATCH_OUTPUT_TYPE = (
+    "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatchOutput"
+)
+
+
+@dataclass
+class FakeBatch:
+    """A batch job the fake holds: its requests as received, its state and, once done, results.
+
+    ``requests`` are the inline requests decoded like generateContent bodies (prompt, images,
+    generation config); ``display_name`` as sent; ``state`` a wire name (``BATCH_STATE_*``).
+    """
+
+    name: str
+    model: str
+    display_name: str
+    requests: list[RecordedRequest]
+    metadata: list[Mapping[str, Any] | None]
+    create_time: str
+    state: str = "BATCH_STATE_PENDING"
+    update_time: str = ""
+    end_time: str | None = None
+    results: list[dict[str, Any]] | None = None
+
+    def operation(self) -> dict[str, Any]:
+        """The google.longrunning Operation Google returns for this job (fixture 15's shape)."""
+        count = len(self.requests)
+        stats: dict[str, str] = {"requestCount": str(count)}
+        if self.results is None:
+            if self.state in ("BATCH_STATE_PENDING", "BATCH_STATE_RUNNING"):
+                stats["pendingRequestCount"] = str(count)
+        else:
+            failed = sum(1 for item in self.results if "error" in item)
+            stats["successfulRequestCount"] = str(count - failed)
+            if failed:
+                stats["failedRequestCount"] = str(failed)
+        metadata: dict[str, Any] = {
+            "@type": _BATCH_TYPE,
+            "model": f"models/{self.model}",
+            "displayName": self.display_name,
+            "createTime": self.create_time,
+            "updateTime": self.update_time or self.create_time,
+            "batchStats": stats,
+            "state": self.state,
+            "name": self.name,
+        }
+        if self.end_time is not None:
+            metadata["endTime"] = self.end_time
+        body: dict[str, Any] = {"name": self.name, "metadata": metadata}
+        if self.state not in ("BATCH_STATE_PENDING", "BATCH_STATE_RUNNING"):
+            body["done"] = True
+        if self.results is not None:
+            output = {"inlinedResponses": {"inlinedResponses": self.results}}
+            metadata["output"] = output  # where google-genai 3.x reads the results
+            body["response"] = {"@type": _BATCH_OUTPUT_TYPE, **output}  # fixture 15
+        return body
 
 
 @dataclass(frozen=True)
@@ -323,6 +403,10 @@ class FakeGeminiAPI:
         self.in_flight = 0
         self.max_in_flight = 0
         self._scripts: defaultdict[str, deque[Behaviour]] = defaultdict(deque)
+        self._batch_scripts: defaultdict[str, deque[Behaviour]] = defaultdict(deque)
+        self.batches: dict[str, FakeBatch] = {}
+        self.batch_calls: list[str] = []
+        self._batch_ids = itertools.count(1)
         self._calls = 0
         self._arrived = asyncio.Condition()
         self._closing = asyncio.Event()
@@ -341,6 +425,61 @@ class FakeGeminiAPI:
             r for r in self.requests if r.model is not None and (model is None or r.model == model)
         ]
 
+    def script_batch_create(self, model: str, *behaviours: Behaviour) -> None:
+        """Queue behaviours for ``model``'s next batch creations (errors: RateLimit, ServerError,
+        ClientError, NotFound; Slow holds the create; anything else creates the job)."""
+        self._batch_scripts[model].extend(behaviours)
+
+    def finish_batch(
+        self, name: str, *, outcomes: Mapping[int, Behaviour | BatchItemError] | None = None
+    ) -> FakeBatch:
+        """Let job ``name`` succeed: one response per request, in request order.
+
+        ``outcomes`` maps request indexes to what that request does instead of :class:`Ok`
+        (:class:`PromptBlocked`, :class:`ImageBlocked`, :class:`TextOnly`: a response without an
+        image, with usage; :class:`BatchItemError` or any error behaviour: an error status).
+        """
+        batch = self.batches[name]
+        results: list[dict[str, Any]] = []
+        for index, recorded in enumerate(batch.requests):
+            outcome = (outcomes or {}).get(index, Ok())
+            item: dict[str, Any]
+            if isinstance(outcome, (Ok, PromptBlocked, ImageBlocked, TextOnly)):
+                self._calls += 1
+                response = self._response(
+                    outcome, model=batch.model, recorded=recorded, seed=self._calls
+                )
+                item = {
+                    "response": response.model_dump(mode="json", by_alias=True, exclude_none=True)
+                }
+            else:
+                error = outcome if isinstance(outcome, BatchItemError) else BatchItemError()
+                item = {"error": {"code": error.code, "message": error.message}}
+            if batch.metadata[index] is not None:
+                item["metadata"] = dict(batch.metadata[index] or {})
+            results.append(item)
+        batch.results = results
+        self._end(batch, "BATCH_STATE_SUCCEEDED")
+        return batch
+
+    def start_batch(self, name: str) -> None:
+        """Move job ``name`` to BATCH_STATE_RUNNING."""
+        batch = self.batches[name]
+        batch.state = "BATCH_STATE_RUNNING"
+        batch.update_time = _now()
+
+    def expire_batch(self, name: str) -> None:
+        """Expire job ``name`` (pending over 48 hours at Google): done, no results."""
+        self._end(self.batches[name], "BATCH_STATE_EXPIRED")
+
+    def fail_batch(self, name: str, *, state: str = "BATCH_STATE_FAILED") -> None:
+        """End job ``name`` without results (``BATCH_STATE_FAILED`` or ``_CANCELLED``)."""
+        self._end(self.batches[name], state)
+
+    def _end(self, batch: FakeBatch, state: str) -> None:
+        batch.state = state
+        batch.update_time = batch.end_time = _now()
+
     async def wait_for_requests(self, count: int, *, model: str | None = None) -> None:
         """Wait until at least ``count`` generateContent requests (for ``model``) have arrived."""
         async with self._arrived:
@@ -353,6 +492,8 @@ class FakeGeminiAPI:
         for version in ("v1", "v1beta"):
             app.router.add_get(f"/{version}/models", self._list)
             app.router.add_post(f"/{version}/models/{{call:[^/]+}}", self._call)
+            app.router.add_get(f"/{version}/batches", self._batch_list)
+            app.router.add_get(f"/{version}/batches/{{batch_id}}", self._batch_get)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -468,6 +609,8 @@ class FakeGeminiAPI:
     async def _call(self, request: web.Request) -> web.StreamResponse:
         call = request.match_info["call"]
         model, _, method = call.partition(":")
+        if method == "batchGenerateContent":
+            return await self._batch_create(request, model)
         if method != "generateContent":
             return web.json_response(
                 _error_body(404, "NOT_FOUND", f"method {method!r} is not faked", None), status=404
@@ -515,6 +658,90 @@ class FakeGeminiAPI:
             return self._reply(behaviour, model=model, version=version, recorded=self.requests[-1])
         finally:
             self.in_flight -= 1
+
+    async def _batch_create(self, request: web.Request, model: str) -> web.StreamResponse:
+        self.batch_calls.append(f"POST {request.path}")
+        refused = self._key_error(request)
+        if refused is not None:
+            return refused
+        version = request.path.split("/")[1]
+        try:
+            body = json.loads(await request.read())
+            batch = body["batch"]
+            items = batch["inputConfig"]["requests"]["requests"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            return web.json_response(
+                _error_body(400, "INVALID_ARGUMENT", "Invalid batch request.", None), status=400
+            )
+        scripted = self._batch_scripts[model]
+        behaviour: Behaviour = scripted.popleft() if scripted else Ok()
+        if isinstance(behaviour, Slow):
+            await self._hold(behaviour)
+            behaviour = behaviour.then
+        if isinstance(behaviour, (RateLimit, ServerError, NotFound, ClientError, Malformed)):
+            return self._reply(behaviour, model=model, version=version, recorded=_EMPTY)
+        if model in self.retired or model not in self.listed:
+            return self._not_found(model, version)
+        recorded: list[RecordedRequest] = []
+        metadata: list[Mapping[str, Any] | None] = []
+        for item in items:
+            inner = item.get("request") or {}
+            prompt, images, mimes = _decode_contents(inner)
+            recorded.append(
+                RecordedRequest(
+                    method="POST",
+                    path=request.path,
+                    version=version,
+                    model=model,
+                    query={},
+                    headers={},
+                    key_ok=True,
+                    body=inner,
+                    prompt=prompt,
+                    images=images,
+                    image_mime_types=mimes,
+                )
+            )
+            metadata.append(item.get("metadata"))
+        name = f"batches/fake{next(self._batch_ids):04d}"
+        self.batches[name] = FakeBatch(
+            name=name,
+            model=model,
+            display_name=str(batch.get("displayName") or batch.get("display_name") or ""),
+            requests=recorded,
+            metadata=metadata,
+            create_time=_now(),
+        )
+        return web.json_response(self.batches[name].operation())
+
+    async def _batch_get(self, request: web.Request) -> web.Response:
+        self.batch_calls.append(f"GET {request.path}")
+        refused = self._key_error(request)
+        if refused is not None:
+            return refused
+        name = f"batches/{request.match_info['batch_id']}"
+        batch = self.batches.get(name)
+        if batch is None:
+            return web.json_response(
+                _error_body(404, "NOT_FOUND", f"Requested entity was not found: {name}", None),
+                status=404,
+            )
+        return web.json_response(batch.operation())
+
+    async def _batch_list(self, request: web.Request) -> web.Response:
+        self.batch_calls.append(f"GET {request.path}")
+        refused = self._key_error(request)
+        if refused is not None:
+            return refused
+        names = sorted(self.batches)
+        size = min(self.page_size, int(request.query.get("pageSize", self.page_size)))
+        start = int(request.query.get("pageToken", "0") or 0)
+        body: dict[str, Any] = {
+            "operations": [self.batches[name].operation() for name in names[start : start + size]]
+        }
+        if start + size < len(names):
+            body["nextPageToken"] = str(start + size)
+        return web.json_response(body)
 
     async def _hold(self, slow: Slow) -> None:
         waiters: list[asyncio.Task[Any]] = [asyncio.ensure_future(self._closing.wait())]
@@ -793,6 +1020,25 @@ class FakeGeminiAPI:
                 thinking=thinking,
             )
         return types.GenerateContentResponse(candidates=candidates, usage_metadata=usage, **common)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+_EMPTY = RecordedRequest(
+    method="POST",
+    path="",
+    version="v1beta",
+    model=None,
+    query={},
+    headers={},
+    key_ok=True,
+    body=None,
+    prompt="",
+    images=(),
+    image_mime_types=(),
+)
 
 
 def _decode_contents(body: Any) -> tuple[str, tuple[bytes, ...], tuple[str, ...]]:
