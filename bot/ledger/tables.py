@@ -242,7 +242,21 @@ class LedgerEntry(LedgerModel, table=True):
         Index(None, "workspace_id", "user_id", "created_at"),
         Index(None, "workspace_id", "model_id", "created_at"),
         Index(None, "workspace_id", "channel_id", "created_at"),
-        Index(None, "workspace_id", "month", "user_id"),
+        # Covering index of the month's reports: one index-only pass answers /spend team.
+        Index(
+            "ix_ledger_entry_month_report",
+            "workspace_id",
+            "month",
+            "user_id",
+            "model_id",
+            "tier",
+            "channel_id",
+            "image_size",
+            "batch",
+            "images",
+            "cost_micros",
+            "created_at",
+        ),
         Index(None, "channel_id", "thread_ts"),
         Index(None, "request_key"),
     )

@@ -302,9 +302,21 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
-        op.f("ix_ledger_entry_workspace_id_month_user_id"),
+        "ix_ledger_entry_month_report",
         "ledger_entry",
-        ["workspace_id", "month", "user_id"],
+        [
+            "workspace_id",
+            "month",
+            "user_id",
+            "model_id",
+            "tier",
+            "channel_id",
+            "image_size",
+            "batch",
+            "images",
+            "cost_micros",
+            "created_at",
+        ],
         unique=False,
     )
     op.create_index(
@@ -319,7 +331,7 @@ def downgrade() -> None:
     op.drop_index(
         op.f("ix_ledger_entry_workspace_id_user_id_created_at"), table_name="ledger_entry"
     )
-    op.drop_index(op.f("ix_ledger_entry_workspace_id_month_user_id"), table_name="ledger_entry")
+    op.drop_index("ix_ledger_entry_month_report", table_name="ledger_entry")
     op.drop_index(
         op.f("ix_ledger_entry_workspace_id_model_id_created_at"), table_name="ledger_entry"
     )
