@@ -43,8 +43,8 @@ from bot.ledger.engine import check_schema, make_engine, upgrade
 from bot.ledger.reports import ReportStore
 from bot.ledger.requests import RequestStore
 from bot.ledger.threads import ThreadStore
-from bot.listeners.chain import ChainFlow
-from bot.listeners.image import ImageFlow, register_image
+from bot.listeners.image import ImageFlow
+from bot.listeners.register import register_image
 from bot.listeners.spend import SlackNotifier, register_spend
 from bot.metrics import Metrics
 from bot.providers import ImageProvider, ProviderError
@@ -285,7 +285,6 @@ async def build_runtime(
         ask_more=ask_more,
         after_settle=after_settle,
     )
-    flow.chains = ChainFlow(flow=flow)
     register_image(bolt, flow)
     register_spend(
         bolt,

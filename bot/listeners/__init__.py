@@ -4,7 +4,8 @@
 :func:`register_spend` attaches ``/spend``, budgets, "ask for more" and approvals.
 """
 
-from bot.listeners.image import ImageFlow, register_image
+from bot.listeners.image import ImageFlow
+from bot.listeners.register import register_image
 from bot.listeners.spend import register_spend
 
 __all__ = ["ImageFlow", "register_image", "register_spend"]

@@ -15,7 +15,12 @@ from typing import Any
 from bot.jobs import ChainRequest, ChainResult, Requester, StoredImage, budget_left
 from bot.ledger.requests import RequestInfo
 from bot.listeners.image import ImageFlow
-from bot.listeners.texts import CHAIN_WORD, constraints_from_dict, constraints_to_dict
+from bot.listeners.texts import (
+    CHAIN_WORD,
+    NO_BATCH_IN_SLACK,
+    constraints_from_dict,
+    constraints_to_dict,
+)
 from bot.slack_io import (
     MessageContent,
     SlackIOError,
@@ -105,6 +110,8 @@ class ChainFlow:
                 f"{len(poses)}. Split it into two chains."
             )
         parsed = parse_command(character)
+        if parsed.constraints.batch:
+            raise CommandError(NO_BATCH_IN_SLACK)
         return ChainRequest(
             key=key,
             requester=requester,

@@ -1,9 +1,12 @@
-"""``/image``, replies and mentions in the bot's threads, and the buttons under every result.
+"""``/image``: plan, answer at once, then make the images in a thread and report their cost.
 
-Listeners stay thin: acknowledge Slack within 3 seconds (with the plan in words, a refusal, or a
-friendly error), then hand the work to :class:`ImageFlow`, which runs it as an owned background
-task. Every delivery is claimed once by key before anything is generated, so a retried event, a
-double click or a replayed slash command never generates or charges twice, across replicas too.
+:class:`ImageFlow` is the Slack side of generation that replies (:mod:`bot.listeners.replies`),
+buttons (:mod:`bot.listeners.buttons`) and chains (:mod:`bot.listeners.chain`) build on: it plans
+a request and words the immediate answer (the plan, a refusal, or a friendly error), holds
+expensive requests for confirmation, posts the status message that becomes the thread, runs the
+job, uploads the stored images, and reports cost, the thread's total and the budget left. Every
+delivery is claimed once by key before anything is generated, so a retried event, a double click
+or a replayed slash command never generates or charges twice, across replicas too.
 """
 
 from __future__ import annotations
@@ -12,13 +15,10 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
-
-from slack_bolt.async_app import AsyncApp
+from typing import Any
 
 from bot.images import ImageStore
 from bot.jobs import (
-    ChainRequest,
     Failed,
     ImageJobs,
     JobRequest,
@@ -27,28 +27,20 @@ from bot.jobs import (
     budget_left,
 )
 from bot.ledger.deliveries import DeliveryStore
-from bot.ledger.requests import RequestInfo, RequestState, RequestStore
-from bot.ledger.threads import ImageKind, ThreadInfo, ThreadStore
+from bot.ledger.requests import RequestStore
+from bot.ledger.threads import ImageKind, ThreadStore
 from bot.listeners.texts import (
     HELP,
-    button_name,
-    constraints_from_dict,
+    NO_BATCH_IN_SLACK,
     constraints_to_dict,
-    is_chain,
-    mime_of,
     plan_text,
-    strip_mention,
 )
 from bot.metrics import Metrics
 from bot.providers import ReferenceImage
 from bot.slack_io import (
-    ActionValue,
-    ButtonClick,
     ButtonPrices,
     CheaperOption,
     MessageContent,
-    MessageEvent,
-    PayloadError,
     ResultInfo,
     SlackFileDownloader,
     SlackIOError,
@@ -58,9 +50,6 @@ from bot.slack_io import (
     budget_refusal_message,
     confirm_message,
     error_message,
-    parse_button_click,
-    parse_message_event,
-    parse_slash_command,
     result_message,
     status_message,
 )
@@ -69,65 +58,21 @@ from bot.threadstate import ThreadSettings
 from router import CommandError, Constraints, Plan, Purpose, Refusal, parse_command
 from router.money import format_usd
 
-__all__ = ["AfterSettle", "AskMore", "ChainCommands", "ImageFlow", "register_image"]
+__all__ = ["AfterSettle", "AskMore", "ImageFlow", "Prepared"]
 
 log = logging.getLogger(__name__)
 
-#: Message subtypes that are never requests (edits, joins, bots...).
-_IGNORED_SUBTYPES = frozenset(
-    {
-        "bot_message",
-        "message_changed",
-        "message_deleted",
-        "message_replied",
-        "channel_join",
-        "channel_leave",
-        "group_join",
-        "group_leave",
-        "thread_broadcast_deleted",
-        "tombstone",
-    }
-)
-
 AskMore = Callable[[Refusal, str], dict[str, Any] | None]
-
-
-class ChainCommands(Protocol):
-    """The character chain's entry points (bot.listeners.chain.ChainFlow)."""
-
-    async def on_command(self, command: SlashCommand) -> MessageContent:
-        """The immediate answer to ``/image chain ...``."""
-        ...
-
-    def from_held(self, held: RequestInfo) -> ChainRequest | None:
-        """A chain held for confirmation, or None when ``held`` is not a chain."""
-        ...
-
-    async def run_confirmed(self, request: ChainRequest, *, response_url: str | None) -> None:
-        """Run a confirmed chain."""
-        ...
-
-
 AfterSettle = Callable[[Requester], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class _Prepared:
+class Prepared:
     """What to answer at once, and the request to run (None when there is nothing to run)."""
 
     answer: MessageContent
     request: JobRequest | None = None
     plan: Plan | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _ThreadInputs:
-    """What a reply builds on: uploaded references (identity lock) or the last image to edit."""
-
-    references: tuple[ReferenceImage, ...] = ()
-    source: ReferenceImage | None = None
-    purpose: Purpose = Purpose.ECONOMY
-    note: str | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -148,7 +93,6 @@ class ImageFlow:
     downloader: SlackFileDownloader
     ask_more: AskMore | None = None
     after_settle: AfterSettle | None = None
-    chains: ChainCommands | None = None
     bot_user_id: str | None = None
 
     # ---- /image -----------------------------------------------------------------------------
@@ -158,22 +102,20 @@ class ImageFlow:
         text = command.text.strip()
         if not text or text.lower() in ("help", "--help", "-h"):
             return MessageContent(text=HELP, blocks=())
-        if self.chains is not None and is_chain(text):
-            return await self.chains.on_command(command)
         requester = Requester(
             workspace_id=command.team_id, user_id=command.user_id, channel_id=command.channel_id
         )
         key = f"cmd:{command.team_id}:{command.trigger_id or command.user_id + ':' + text}"
-        prepared = await self._prepare(key=key, requester=requester, text=text)
+        prepared = await self.prepare(key=key, requester=requester, text=text)
         if prepared.request is None or prepared.plan is None:
             return prepared.answer
         if prepared.plan.estimate_micros > self.confirm_above_micros:
-            return await self._confirmation(prepared.request, prepared.plan)
+            return await self.hold_for_confirmation(prepared.request, prepared.plan)
         if not await self.deliveries.claim(key, at=self.clock()):
             self.metrics.requests.labels("duplicate").inc()
             return MessageContent(text="I'm already working on that one.", blocks=())
         self.spawn(
-            self._start_thread(prepared.request, prepared.plan, response_url=command.response_url),
+            self.start_thread(prepared.request, prepared.plan, response_url=command.response_url),
             name=f"image {key}",
             channel=command.channel_id,
             thread_ts=None,
@@ -181,7 +123,7 @@ class ImageFlow:
         )
         return prepared.answer
 
-    async def _prepare(
+    async def prepare(
         self,
         *,
         key: str,
@@ -192,7 +134,7 @@ class ImageFlow:
         defaults: Constraints | None = None,
         purpose: Purpose | None = None,
         image_size: str | None = None,
-    ) -> _Prepared:
+    ) -> Prepared:
         """Parse and plan; the answer is the plan in words, a refusal or a friendly error.
 
         ``references`` lock identity (the character tier); ``source`` is an image to edit (the
@@ -212,10 +154,7 @@ class ImageFlow:
             if image_size is not None:
                 constraints = replace(constraints, image_size=image_size)
             if constraints.batch:
-                raise CommandError(
-                    "--batch isn't available in Slack yet: Batch jobs take up to 24 hours. "
-                    "Drop --batch to get your image now."
-                )
+                raise CommandError(NO_BATCH_IN_SLACK)
             request = JobRequest(
                 key=key,
                 requester=requester,
@@ -226,16 +165,16 @@ class ImageFlow:
             quote = await self.jobs.quote(request, at=self.clock())
         except CommandError as exc:
             self.metrics.requests.labels("invalid").inc()
-            return _Prepared(answer=MessageContent(text=exc.message, blocks=()))
+            return Prepared(answer=MessageContent(text=exc.message, blocks=()))
         if isinstance(quote.outcome, Refusal):
             self.metrics.requests.labels("refused").inc()
-            return _Prepared(answer=self.refusal(quote.outcome, requester.user_id))
+            return Prepared(answer=self.refusal(quote.outcome, requester.user_id))
         plan = quote.outcome
         if constraints.estimate_only:
-            return _Prepared(
+            return Prepared(
                 answer=MessageContent(text=plan_text(plan, quote, estimate_only=True), blocks=())
             )
-        return _Prepared(
+        return Prepared(
             answer=MessageContent(text=plan_text(plan, quote), blocks=()),
             request=request,
             plan=plan,
@@ -263,7 +202,7 @@ class ImageFlow:
             extra_block=extra,
         )
 
-    async def _confirmation(self, request: JobRequest, plan: Plan) -> MessageContent:
+    async def hold_for_confirmation(self, request: JobRequest, plan: Plan) -> MessageContent:
         """Hold an expensive request until its owner clicks Go ahead (stored, not in the button)."""
         await self.requests.record(
             key=request.key,
@@ -283,7 +222,7 @@ class ImageFlow:
             prompt=request.prompt,
         )
 
-    async def _start_thread(
+    async def start_thread(
         self,
         request: JobRequest,
         plan: Plan,
@@ -327,9 +266,9 @@ class ImageFlow:
             at=self.clock(),
         )
         request = replace(request, requester=replace(requester, thread_ts=root))
-        await self._execute(request, plan, status_ts=posted.ts)
+        await self.execute(request, plan, status_ts=posted.ts)
 
-    async def _execute(self, request: JobRequest, plan: Plan, *, status_ts: str | None) -> None:
+    async def execute(self, request: JobRequest, plan: Plan, *, status_ts: str | None) -> None:
         """Run the job, deliver the images into the thread, and report cost and budget."""
         requester = request.requester
         channel, thread_ts = requester.channel_id, requester.thread_ts
@@ -485,314 +424,6 @@ class ImageFlow:
             return None
         return None if isinstance(quote.outcome, Refusal) else quote.outcome.estimate_micros
 
-    # ---- replies and mentions ---------------------------------------------------------------
-
-    async def on_message(self, event: MessageEvent, *, mention: bool = False) -> None:
-        """A message the bot can see: act on replies in its threads and on mentions."""
-        if event.bot_id or event.subtype in _IGNORED_SUBTYPES or event.user is None:
-            return
-        if self.bot_user_id is not None and event.user == self.bot_user_id:
-            return
-        in_thread = event.thread_ts is not None and event.thread_ts != event.ts
-        thread = (
-            await self.threads.get(channel_id=event.channel, thread_ts=event.thread_ts)
-            if in_thread and event.thread_ts is not None
-            else None
-        )
-        if thread is None and not (mention and not in_thread):
-            return  # not a thread the bot started, and not a fresh mention: ignore
-        # One key per Slack message: covers event retries AND message + app_mention twins.
-        key = f"msg:{event.team or '-'}:{event.channel}:{event.ts}"
-        if not await self.deliveries.claim(key, at=self.clock()):
-            return
-        self.spawn(
-            self._handle_message(event, thread=thread, key=key),
-            name=key,
-            channel=event.channel,
-            thread_ts=thread.thread_ts if thread is not None else event.ts,
-            response_url=None,
-        )
-
-    async def _handle_message(
-        self, event: MessageEvent, *, thread: ThreadInfo | None, key: str
-    ) -> None:
-        assert event.user is not None
-        text = strip_mention(event.text, self.bot_user_id)
-        workspace = event.team or (thread.workspace_id if thread else "")
-        if thread is None:
-            # A mention outside any thread: a new request, threaded under the mention.
-            requester = Requester(
-                workspace_id=workspace, user_id=event.user, channel_id=event.channel
-            )
-            prepared = await self._prepare(key=key, requester=requester, text=text)
-            if prepared.request is None or prepared.plan is None:
-                await self.say(event.channel, event.ts, prepared.answer)
-            elif prepared.plan.estimate_micros > self.confirm_above_micros:
-                confirm = await self._confirmation(prepared.request, prepared.plan)
-                await self.say(event.channel, event.ts, confirm)
-            else:
-                await self._start_thread(
-                    prepared.request, prepared.plan, response_url=None, thread_ts=event.ts
-                )
-            return
-        requester = Requester(
-            workspace_id=workspace,
-            user_id=event.user,
-            channel_id=event.channel,
-            thread_ts=thread.thread_ts,
-        )
-        settings = ThreadSettings.from_dict(thread.settings)
-        notes: list[str] = []
-        if event.files:
-            taken = await self._take_uploads(event, thread_ts=thread.thread_ts, notes=notes)
-            if not taken:
-                # Every attached file failed: do not charge for something nobody asked for.
-                notes.append("Nothing was generated or charged; attach a PNG, JPEG or WebP.")
-                await self.say(
-                    event.channel, thread.thread_ts, MessageContent(text=" ".join(notes), blocks=())
-                )
-                return
-        inputs = await self._thread_inputs(channel=event.channel, thread_ts=thread.thread_ts)
-        if inputs.note:
-            notes.append(inputs.note)
-        if notes:
-            await self.say(
-                event.channel, thread.thread_ts, MessageContent(text=" ".join(notes), blocks=())
-            )
-        prompt_text = text if text.strip() else f"-- {settings.prompt}"
-        prepared = await self._prepare(
-            key=key,
-            requester=requester,
-            text=prompt_text,
-            references=inputs.references,
-            source=inputs.source,
-            defaults=settings.defaults(),
-            purpose=inputs.purpose,
-        )
-        if prepared.request is None or prepared.plan is None:
-            await self.say(event.channel, thread.thread_ts, prepared.answer)
-            return
-        if prepared.plan.estimate_micros > self.confirm_above_micros:
-            confirm = await self._confirmation(prepared.request, prepared.plan)
-            await self.say(event.channel, thread.thread_ts, confirm)
-            return
-        await self.threads.update_settings(
-            channel_id=event.channel,
-            thread_ts=thread.thread_ts,
-            settings=settings.after_reply(
-                prompt=prepared.request.prompt, constraints=prepared.request.constraints
-            ).to_dict(),
-            at=self.clock(),
-        )
-        status_ts = await self.say(event.channel, thread.thread_ts, prepared.answer)
-        await self._execute(prepared.request, prepared.plan, status_ts=status_ts)
-
-    async def _take_uploads(self, event: MessageEvent, *, thread_ts: str, notes: list[str]) -> int:
-        """Download a reply's images (checked, capped) into the store as thread references.
-
-        Returns how many were taken; each file that could not be used adds a note saying why.
-        """
-        taken = 0
-        for file in event.files:
-            try:
-                image = await self.downloader.download_file(file)
-            except SlackIOError as exc:
-                notes.append(f"I couldn't use {file.name or 'that file'}: {exc.user_message}")
-                continue
-            path = self.images.save(
-                image.data,
-                key=f"upload-{event.channel}-{event.ts}-{file.id}",
-                mime_type=image.mime_type,
-                at=self.clock(),
-            )
-            await self.threads.add_image(
-                channel_id=event.channel,
-                thread_ts=thread_ts,
-                path=path,
-                kind=ImageKind.UPLOADED,
-                at=self.clock(),
-            )
-            taken += 1
-        return taken
-
-    async def _thread_inputs(self, *, channel: str, thread_ts: str) -> _ThreadInputs:
-        """References (uploaded images, newest first up to the limit) or the last image to edit."""
-        stored = await self.threads.images(channel_id=channel, thread_ts=thread_ts)
-        uploaded = [image for image in stored if image.kind is ImageKind.UPLOADED]
-        if uploaded:
-            limit = self.jobs.reference_limit(Purpose.CHARACTER)
-            kept, dropped = uploaded[:limit], uploaded[limit:]
-            references = tuple(
-                ReferenceImage(data=self.images.read(image.path), mime_type=mime_of(image.path))
-                for image in kept
-            )
-            note = (
-                f"Using your {len(kept)} newest images as references (the model takes up to "
-                f"{limit}); left out the {len(dropped)} oldest."
-                if dropped
-                else None
-            )
-            return _ThreadInputs(references=references, purpose=Purpose.CHARACTER, note=note)
-        if stored:
-            last = stored[0]
-            source = ReferenceImage(data=self.images.read(last.path), mime_type=mime_of(last.path))
-            return _ThreadInputs(source=source, purpose=Purpose.EDIT)
-        return _ThreadInputs()
-
-    # ---- buttons ----------------------------------------------------------------------------
-
-    async def on_button(self, click: ButtonClick) -> None:
-        """More like this / Make it hero / Final render / Go ahead: charged to whoever clicks."""
-        key = f"btn:{click.team_id}:{click.action_id}:{click.message_ts}:{click.user_id}"
-        if not await self.deliveries.claim(key, at=self.clock()):
-            await self.respond(
-                click.response_url,
-                f"You already clicked {button_name(click.action_id)} on this one; use the "
-                "buttons under the newest result, or reply in the thread for another variant.",
-            )
-            return
-        self.spawn(
-            self._handle_button(click, key=key),
-            name=key,
-            channel=None,
-            thread_ts=None,
-            response_url=click.response_url,
-        )
-
-    async def _handle_button(self, click: ButtonClick, *, key: str) -> None:
-        if click.action_id == "image_confirm":
-            await self._confirmed(click)
-            return
-        try:
-            value = ActionValue.decode(click.value or "")
-        except (PayloadError, ValueError):
-            await self.respond(
-                click.response_url, "That button is out of date; start again with /image."
-            )
-            return
-        thread = await self.threads.get(channel_id=value.channel, thread_ts=value.thread_ts)
-        if thread is None:
-            await self.respond(
-                click.response_url, "That result is too old to build on; start again with /image."
-            )
-            return
-        settings = ThreadSettings.from_dict(thread.settings)
-        requester = Requester(
-            workspace_id=click.team_id or thread.workspace_id,
-            user_id=click.user_id,
-            channel_id=value.channel,
-            thread_ts=value.thread_ts,
-        )
-        references: tuple[ReferenceImage, ...] = ()
-        purpose = settings.purpose  # More like this: the same settings as the result
-        size: str | None = None
-        if click.action_id == "image_hero":
-            try:
-                data = self.images.read(value.image_id)
-            except (OSError, ValueError):
-                await self.respond(
-                    click.response_url,
-                    "I can't find that image any more, so I can't lock onto it. Nothing was "
-                    "charged; drop the image into the thread to use it as a reference.",
-                )
-                return
-            references = (ReferenceImage(data=data, mime_type=mime_of(value.image_id)),)
-            purpose = Purpose.CHARACTER
-        elif click.action_id == "image_final":
-            purpose, size = Purpose.FINAL, "4K"
-        prompt_text = f"-- {settings.prompt}"
-        prepared = await self._prepare(
-            key=key,
-            requester=requester,
-            text=prompt_text,
-            references=references,
-            defaults=settings.defaults(),
-            purpose=purpose,
-            image_size=size,
-        )
-        if prepared.request is None and size is not None:
-            # 4K is not on offer for the final tier's model: render at its default size.
-            prepared = await self._prepare(
-                key=key,
-                requester=requester,
-                text=prompt_text,
-                references=references,
-                defaults=settings.defaults(),
-                purpose=purpose,
-            )
-        if prepared.request is None or prepared.plan is None:
-            await self.respond(click.response_url, prepared.answer.text)
-            return
-        intro = MessageContent(
-            text=f"<@{click.user_id}> clicked {button_name(click.action_id)}. "
-            + prepared.answer.text,
-            blocks=(),
-        )
-        status_ts = await self.say(value.channel, value.thread_ts, intro)
-        await self._execute(prepared.request, prepared.plan, status_ts=status_ts)
-
-    async def _confirmed(self, click: ButtonClick) -> None:
-        """Go ahead on a held request: only its owner can, and only once."""
-        held = await self.requests.get(click.value or "")
-        if held is None or held.state is not RequestState.RECEIVED:
-            await self.respond(click.response_url, "That request was already handled.")
-            return
-        if held.user_id != click.user_id:
-            await self.respond(click.response_url, "Only the person who asked can confirm it.")
-            return
-        if not await self.deliveries.claim(f"confirm:{held.key}", at=self.clock()):
-            return
-        await self.requests.update(held.key, state=RequestState.RUNNING, at=self.clock())
-        chain = self.chains.from_held(held) if self.chains is not None else None
-        if chain is not None and self.chains is not None:
-            await self.chains.run_confirmed(chain, response_url=click.response_url)
-            return
-        constraints = constraints_from_dict(held.constraints)
-        references: tuple[ReferenceImage, ...] = ()
-        if held.thread_ts is not None and held.channel_id is not None:
-            # A reply held for confirmation builds on the thread's images, as it would have.
-            inputs = await self._thread_inputs(channel=held.channel_id, thread_ts=held.thread_ts)
-            references = inputs.references
-            if inputs.source is not None and constraints.purpose is not Purpose.CHARACTER:
-                references = (inputs.source, *references)
-            constraints = replace(
-                constraints,
-                reference_count=len(inputs.references),
-                has_source_image=inputs.source is not None and not inputs.references,
-            )
-        request = JobRequest(
-            key=held.key,
-            requester=Requester(
-                workspace_id=held.workspace_id,
-                user_id=held.user_id,
-                channel_id=held.channel_id,
-                thread_ts=held.thread_ts,
-            ),
-            prompt=held.prompt,
-            constraints=constraints,
-            references=references,
-        )
-        try:
-            quote = await self.jobs.quote(request, at=self.clock())
-        except CommandError as exc:
-            await self.respond(click.response_url, exc.message)
-            return
-        if isinstance(quote.outcome, Refusal):
-            await self.respond(click.response_url, quote.outcome.message)
-            return
-        await self.respond(click.response_url, plan_text(quote.outcome, quote), replace=True)
-        if held.thread_ts is not None:
-            status_ts = await self.say(
-                held.channel_id or "",
-                held.thread_ts,
-                MessageContent(text=plan_text(quote.outcome, quote), blocks=()),
-            )
-            await self._execute(request, quote.outcome, status_ts=status_ts)
-        else:
-            await self._start_thread(request, quote.outcome, response_url=click.response_url)
-
-    # ---- maintenance ------------------------------------------------------------------------
-
     def spawn(
         self,
         work: Coroutine[Any, Any, None],
@@ -870,50 +501,3 @@ class ImageFlow:
             await self.messages.respond(response_url, text=text, replace_original=replace)
         except SlackIOError:
             log.warning("response_url post failed")
-
-
-def register_image(app: AsyncApp, flow: ImageFlow) -> None:
-    """Attach ``/image``, message and mention events, and the result buttons to ``app``."""
-
-    @app.command("/image")
-    async def image_command(ack: Any, command: dict[str, Any]) -> None:
-        answer = await flow.on_command(parse_slash_command(command))
-        await ack(response_type="ephemeral", text=answer.text, blocks=list(answer.blocks) or None)
-
-    async def on_event(body: dict[str, Any], context: Any, *, mention: bool) -> None:
-        try:
-            event = parse_message_event(body)
-        except PayloadError:
-            log.warning("unreadable message event ignored")
-            return
-        if event is None:
-            return
-        if flow.bot_user_id is None:
-            flow.bot_user_id = context.get("bot_user_id")
-        await flow.on_message(event, mention=mention)
-
-    @app.event("message")
-    async def message(body: dict[str, Any], context: Any) -> None:
-        await on_event(body, context, mention=False)
-
-    @app.event("app_mention")
-    async def app_mention(body: dict[str, Any], context: Any) -> None:
-        await on_event(body, context, mention=True)
-
-    async def button(ack: Any, body: dict[str, Any]) -> None:
-        await ack()
-        try:
-            click = parse_button_click(body)
-        except PayloadError:
-            log.warning("unreadable button payload ignored")
-            return
-        if click is not None:
-            await flow.on_button(click)
-
-    for action_id in ("image_more", "image_hero", "image_final", "image_confirm"):
-        app.action(action_id)(button)
-
-    @app.action("image_cancel")
-    async def cancel(ack: Any, respond: Any) -> None:
-        await ack()
-        await respond(replace_original=True, text="Cancelled. Nothing was generated or charged.")

@@ -12,6 +12,7 @@ from router.money import format_usd
 __all__ = [
     "CHAIN_WORD",
     "HELP",
+    "NO_BATCH_IN_SLACK",
     "button_name",
     "constraints_from_dict",
     "constraints_to_dict",
@@ -31,6 +32,11 @@ HELP = (
 )
 
 CHAIN_WORD = "chain"
+
+NO_BATCH_IN_SLACK = (
+    "--batch isn't available in Slack: Batch jobs (half price) take up to 24 hours, so an "
+    "operator submits them with `imagebot batch submit`. Drop --batch to get your image now."
+)
 
 _CONSTRAINT_FIELDS = (
     "purpose",

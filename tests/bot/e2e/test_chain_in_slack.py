@@ -62,3 +62,13 @@ async def test_chain_without_poses_explains_the_syntax(bot: Bot) -> None:
     assert "|" in ack["text"]
     await bot.settle()
     assert bot.gemini.generate_requests() == []
+
+
+async def test_batch_flag_in_slack_points_to_the_batch_command(bot: Bot) -> None:
+    """--batch in Slack (plain or chain) is refused with the way to do it; nothing runs."""
+    plain = await bot.command("a teapot --batch")
+    chain = await bot.command("chain a knight --batch | riding | resting")
+    for ack in (plain, chain):
+        assert "imagebot batch submit" in ack["text"]
+    await bot.settle()
+    assert bot.gemini.generate_requests() == []
