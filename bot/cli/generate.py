@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.cards import load_card
+from bot.cli.teams import CLI_WORKSPACE, TeamUnknown, resolve_team
 from bot.config import Settings, load_settings
 from bot.dispatch import Dispatcher, ModelRegistry
 from bot.images import ImageStore
@@ -47,7 +48,6 @@ from router.money import format_usd
 __all__ = ["register"]
 
 #: Who command-line generations are charged to in the ledger (see ``--user``/``--team``).
-CLI_WORKSPACE = "cli"
 CLI_USER = "cli"
 _SPINNER = "|/-\\"
 
@@ -83,7 +83,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--user", default=CLI_USER, help=f"who is charged in the ledger (default {CLI_USER!r})"
     )
     parser.add_argument(
-        "--team", default=CLI_WORKSPACE, help=f"workspace charged (default {CLI_WORKSPACE!r})"
+        "--team",
+        default=None,
+        help="workspace charged (default: the one Slack workspace using the bot, else 'cli')",
     )
     parser.set_defaults(func=_generate)
 
@@ -145,7 +147,7 @@ async def _run(
     output: Path,
     out: TextIO,
     err: TextIO,
-    team: str = CLI_WORKSPACE,
+    team: str | None = None,
     user: str = CLI_USER,
 ) -> int:
     now = datetime.now(UTC)
@@ -183,9 +185,14 @@ async def _run(
             registry=registry,
             images=ImageStore(output),
         )
+        try:
+            workspace_id = await resolve_team(engine, team, fallback=CLI_WORKSPACE)
+        except TeamUnknown as exc:
+            print(f"imagebot: {exc}", file=err)
+            return 2
         request = JobRequest(
             key=f"cli:{uuid.uuid4().hex}",
-            requester=Requester(workspace_id=team, user_id=user),
+            requester=Requester(workspace_id=workspace_id, user_id=user),
             prompt=parsed.prompt,
             constraints=constraints,
             references=tuple(references),

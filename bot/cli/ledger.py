@@ -13,20 +13,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import select
 
+from bot.cli.teams import TeamUnknown, resolve_team
 from bot.config import Settings, load_settings
 from bot.ledger.budgets import BudgetLedger, BudgetSetting
-from bot.ledger.engine import make_engine, transaction, upgrade
+from bot.ledger.engine import make_engine, upgrade
 from bot.ledger.errors import LedgerError
 from bot.ledger.months import parse_month
-from bot.ledger.tables import Workspace
 from router.money import MoneyError, format_usd, parse_usd
 
-__all__ = ["DEFAULT_TEAM", "register"]
+__all__ = ["register"]
 
 #: The workspace id of a single-workspace install.
-DEFAULT_TEAM = "default"
 
 _UNLIMITED = ("unlimited", "none")
 
@@ -69,26 +67,6 @@ def _team_option(parser: argparse.ArgumentParser) -> None:
         metavar="T123",
         help="Slack workspace (team) id; optional when only one workspace uses the bot",
     )
-
-
-class _TeamUnknown(Exception):
-    """Raised when --team is needed to say which workspace is meant."""
-
-
-async def _resolve_team(engine: AsyncEngine, team: str | None) -> str:
-    """``--team``, or the one workspace that has used the bot (the usual single-team install)."""
-    if team:
-        return team
-    async with transaction(engine, write=False) as session:
-        known = sorted((await session.exec(select(Workspace.id))).all())
-    if len(known) == 1:
-        return known[0]
-    if not known:
-        raise _TeamUnknown(
-            "no Slack workspace has used imagebot yet; pass --team with your Slack team id "
-            "(it starts with T)"
-        )
-    raise _TeamUnknown(f"several workspaces use imagebot ({', '.join(known)}); pass --team")
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -138,7 +116,7 @@ def _budget_set(args: argparse.Namespace) -> int:
         engine, ledger = _ledger(settings)
         try:
             return await ledger.set_budget(
-                workspace_id=await _resolve_team(engine, args.team),
+                workspace_id=await resolve_team(engine, args.team, fallback=None),
                 user_id=user_id,
                 amount_micros=amount,
                 set_by=args.by,
@@ -151,7 +129,7 @@ def _budget_set(args: argparse.Namespace) -> int:
 
     try:
         setting = asyncio.run(run())
-    except _TeamUnknown as exc:
+    except TeamUnknown as exc:
         print(f"imagebot: {exc}")
         return 2
     who = "the workspace" if user_id is None else user_id
@@ -172,7 +150,7 @@ def _budget_show(args: argparse.Namespace) -> int:
         try:
             now = datetime.now(UTC)
             wanted = month or ledger.month_of(now)
-            team = await _resolve_team(engine, args.team)
+            team = await resolve_team(engine, args.team, fallback=None)
             setting = await ledger.budget_for(workspace_id=team, user_id=args.user, month=wanted)
             consumed = await ledger.consumed(workspace_id=team, user_id=args.user, month=wanted)
             return setting, consumed
@@ -181,7 +159,7 @@ def _budget_show(args: argparse.Namespace) -> int:
 
     try:
         setting, consumed = asyncio.run(run())
-    except _TeamUnknown as exc:
+    except TeamUnknown as exc:
         print(f"imagebot: {exc}")
         return 2
     who = "Workspace" if args.user is None else args.user
