@@ -52,6 +52,15 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+CRASH_MESSAGE = (
+    "Something went wrong on our side while making your image. What was reserved is counted in "
+    "case Google billed the call; an admin can check the logs."
+)
+STORE_FAILED_MESSAGE = (
+    "Your images were made but I could not save them (a storage problem on our side). An admin "
+    "needs to check the image folder."
+)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Requester:
@@ -237,17 +246,10 @@ class ImageJobs:
         budget past what was reserved. When that does not fit but the primary does, the dearer
         fallbacks are dropped instead.
         """
-        worst = max(choice.estimate_micros for choice in plan.choices) * plan.image_count
+        worst = _dearest(plan)
         reserved = await self._reserve(request, plan, max(worst, plan.estimate_micros), at=at)
         if isinstance(reserved, Refused) and worst > plan.estimate_micros:
-            plan = replace(
-                plan,
-                fallbacks=tuple(
-                    choice
-                    for choice in plan.fallbacks
-                    if choice.estimate_micros <= plan.primary.estimate_micros
-                ),
-            )
+            plan = _without_dearer_fallbacks(plan)
             reserved = await self._reserve(request, plan, plan.estimate_micros, at=at)
         if isinstance(reserved, Refused):
             return Failed(
@@ -268,33 +270,14 @@ class ImageJobs:
                 plan, prompt=request.prompt, references=request.references, today=_today(at)
             )
         except Exception:
-            log.exception("job crashed key=%s; settling at the estimate", request.key)
-            charged = plan.estimate_micros
-            await self._settle(
+            charged = await self._settle_crash(
                 request.key,
-                [
-                    EntryIn(
-                        idempotency_key=f"{request.key}:crashed",
-                        model_id=plan.primary.model_id,
-                        cost_micros=charged,
-                        usage=Usage.unreported(),
-                        tier=plan.tier.value,
-                        images=0,
-                        image_size=plan.primary.image_size,
-                        batch=plan.constraints.batch,
-                        reference_inputs=len(request.references),
-                        possibly_billed=True,
-                    )
-                ],
+                amount=reserved.estimate_micros,
+                model_id=plan.primary.model_id,
+                tier=plan.tier.value,
                 at=clock(),
             )
-            return Failed(
-                message=(
-                    "Something went wrong on our side while making your image. The estimate "
-                    "is counted in case Google billed the call; an admin can check the logs."
-                ),
-                charged_micros=charged,
-            )
+            return Failed(message=CRASH_MESSAGE, charged_micros=charged)
         return await self._complete(request, plan, outcome, at=clock())
 
     async def _reserve(
@@ -340,13 +323,7 @@ class ImageJobs:
             )
         except OSError:
             log.exception("image store failed key=%s", request.key)
-            return Failed(
-                message=(
-                    "Your image was made but I could not save it (a storage problem on our "
-                    "side). An admin needs to check the image folder."
-                ),
-                charged_micros=outcome.cost_micros,
-            )
+            return Failed(message=STORE_FAILED_MESSAGE, charged_micros=outcome.cost_micros)
         errors = [error for error in outcome.failed if error is not None]
         if not stored or outcome.model_id is None:
             log.info(
@@ -404,18 +381,21 @@ class ImageJobs:
     async def run_chain(
         self, request: ChainRequest, plan: ChainPlan, *, at: datetime, clock: Callable[[], datetime]
     ) -> ChainResult:
-        """Reserve the whole chain, run it, store every image, settle every billed call."""
-        requester = request.requester
-        reserved = await self._ledger.reserve(
-            key=request.key,
-            workspace_id=requester.workspace_id,
-            user_id=requester.user_id,
-            estimate_micros=plan.estimate_micros,
-            at=at,
-            channel_id=requester.channel_id,
-            thread_ts=requester.thread_ts,
-            description=f"chain 1 + {len(request.variant_prompts)}",
-        )
+        """Reserve the whole chain, run it, settle every billed call, then store every image.
+
+        As for single requests, the reservation covers the dearest fallbacks; when that does not
+        fit but the primaries do, the dearer fallbacks are dropped.
+        """
+        count = len(request.variant_prompts)
+        worst = _dearest(plan.reference) + _dearest(plan.variants[0]) * count
+        reserved = await self._reserve_chain(request, plan, max(worst, plan.estimate_micros), at=at)
+        if isinstance(reserved, Refused) and worst > plan.estimate_micros:
+            plan = replace(
+                plan,
+                reference=_without_dearer_fallbacks(plan.reference),
+                variants=tuple(_without_dearer_fallbacks(v) for v in plan.variants),
+            )
+            reserved = await self._reserve_chain(request, plan, plan.estimate_micros, at=at)
         if isinstance(reserved, Refused) or reserved.duplicate:
             return ChainResult(
                 reference=None,
@@ -429,14 +409,75 @@ class ImageJobs:
                 refused=reserved if isinstance(reserved, Refused) else None,
                 duplicate=not isinstance(reserved, Refused),
             )
-        outcome = await self._dispatcher.run_chain(
-            reference_plan=plan.reference,
-            variant_plan=plan.variants[0],
-            reference_prompt=request.prompt,
-            variant_prompts=request.variant_prompts,
-            today=_today(at),
-        )
+        try:
+            outcome = await self._dispatcher.run_chain(
+                reference_plan=plan.reference,
+                variant_plan=plan.variants[0],
+                reference_prompt=request.prompt,
+                variant_prompts=request.variant_prompts,
+                today=_today(at),
+            )
+        except Exception:
+            charged = await self._settle_crash(
+                request.key,
+                amount=reserved.estimate_micros,
+                model_id=plan.variants[0].primary.model_id,
+                tier=plan.variants[0].tier.value,
+                at=clock(),
+            )
+            return ChainResult(
+                reference=None,
+                reference_cost_micros=0,
+                variants=(),
+                cost_micros=charged,
+                notices=(),
+                error=CRASH_MESSAGE,
+                user_budget=reserved.user,
+                workspace_budget=reserved.workspace,
+            )
         return await self._complete_chain(request, plan, outcome, at=clock())
+
+    async def _reserve_chain(
+        self, request: ChainRequest, plan: ChainPlan, amount: int, *, at: datetime
+    ) -> Reserved | Refused:
+        requester = request.requester
+        return await self._ledger.reserve(
+            key=request.key,
+            workspace_id=requester.workspace_id,
+            user_id=requester.user_id,
+            estimate_micros=amount,
+            at=at,
+            channel_id=requester.channel_id,
+            thread_ts=requester.thread_ts,
+            description=f"chain 1 + {len(request.variant_prompts)}",
+            model_id=plan.variants[0].primary.model_id,
+            tier=plan.variants[0].tier.value,
+        )
+
+    async def _settle_crash(
+        self, key: str, *, amount: int, model_id: str, tier: str, at: datetime
+    ) -> int:
+        """Settle a reservation whose calls crashed at what was reserved (Google may have billed).
+
+        Returns the amount charged. Recovery would charge the same; doing it now keeps the
+        figures right at once and tells the person the truth.
+        """
+        log.exception("job crashed key=%s; settling at the reserved %d micros", key, amount)
+        await self._settle(
+            key,
+            [
+                EntryIn(
+                    idempotency_key=f"{key}:crashed",
+                    model_id=model_id,
+                    cost_micros=amount,
+                    usage=Usage.unreported(),
+                    tier=tier,
+                    possibly_billed=True,
+                )
+            ],
+            at=at,
+        )
+        return amount
 
     async def _complete_chain(
         self, request: ChainRequest, plan: ChainPlan, outcome: ChainOutcome, *, at: datetime
@@ -453,16 +494,6 @@ class ImageJobs:
                 model_id=result.model_id,
             )
 
-        reference = store(outcome.reference, "reference")
-        variants = tuple(
-            VariantResult(
-                prompt=variant.prompt,
-                image=store(variant.outcome, f"variant-{variant.index + 1}"),
-                cost_micros=variant.cost_micros,
-                error=variant.error.user_message if variant.error is not None else None,
-            )
-            for variant in outcome.variants
-        )
         entries = _entries(
             request.key,
             plan.reference.tier.value,
@@ -479,7 +510,22 @@ class ImageJobs:
                     1,
                     variant.outcome.attempts,
                 )
+        # Money first (as for single requests), then the images to disk.
         await self._settle(request.key, entries, at=at)
+        try:
+            reference = store(outcome.reference, "reference")
+            variants = tuple(
+                VariantResult(
+                    prompt=variant.prompt,
+                    image=store(variant.outcome, f"variant-{variant.index + 1}"),
+                    cost_micros=variant.cost_micros,
+                    error=variant.error.user_message if variant.error is not None else None,
+                )
+                for variant in outcome.variants
+            )
+        except OSError:
+            log.exception("image store failed key=%s", request.key)
+            reference, variants = None, ()
         user, workspace = await self.budgets(
             workspace_id=request.requester.workspace_id, user_id=request.requester.user_id, at=at
         )
@@ -497,7 +543,11 @@ class ImageJobs:
             variants=variants,
             cost_micros=outcome.cost_micros,
             notices=outcome.notices,
-            error=error.user_message if reference is None and error is not None else None,
+            error=(
+                (error.user_message if error is not None else STORE_FAILED_MESSAGE)
+                if reference is None
+                else None
+            ),
             user_budget=user,
             workspace_budget=workspace,
         )
@@ -507,6 +557,23 @@ class ImageJobs:
             await self._ledger.settle(key, entries=entries, at=at)
         else:
             await self._ledger.release(key, at=at)
+
+
+def _dearest(plan: Plan) -> int:
+    """The estimate of ``plan`` if every image ended on its dearest choice."""
+    return max(choice.estimate_micros for choice in plan.choices) * plan.image_count
+
+
+def _without_dearer_fallbacks(plan: Plan) -> Plan:
+    """``plan`` with only the fallbacks that cost no more than its primary."""
+    return replace(
+        plan,
+        fallbacks=tuple(
+            choice
+            for choice in plan.fallbacks
+            if choice.estimate_micros <= plan.primary.estimate_micros
+        ),
+    )
 
 
 def _today(at: datetime) -> date:

@@ -131,9 +131,11 @@ class ButtonFlow:
             return
         if not await self.flow.deliveries.claim(f"confirm:{held.key}", at=self.flow.clock()):
             return
-        await self.flow.requests.update(held.key, state=RequestState.RUNNING, at=self.flow.clock())
-        chain = self.chains.from_held(held) if self.chains is not None else None
-        if chain is not None and self.chains is not None:
+        chain = self.chains.from_held(held)
+        if chain is not None:
+            await self.flow.requests.update(
+                held.key, state=RequestState.RUNNING, at=self.flow.clock()
+            )
             await self.chains.run_confirmed(chain, response_url=click.response_url)
             return
         constraints = constraints_from_dict(held.constraints)
@@ -166,11 +168,18 @@ class ButtonFlow:
         try:
             quote = await self.flow.jobs.quote(request, at=self.flow.clock())
         except CommandError as exc:
+            await self.flow.requests.update(
+                held.key, state=RequestState.FAILED, at=self.flow.clock()
+            )
             await self.flow.respond(click.response_url, exc.message)
             return
         if isinstance(quote.outcome, Refusal):
+            await self.flow.requests.update(
+                held.key, state=RequestState.REFUSED, at=self.flow.clock()
+            )
             await self.flow.respond(click.response_url, quote.outcome.message)
             return
+        await self.flow.requests.update(held.key, state=RequestState.RUNNING, at=self.flow.clock())
         await self.flow.respond(click.response_url, plan_text(quote.outcome, quote), replace=True)
         if held.thread_ts is not None:
             status_ts = await self.flow.say(
@@ -181,5 +190,3 @@ class ButtonFlow:
             await self.flow.execute(request, quote.outcome, status_ts=status_ts)
         else:
             await self.flow.start_thread(request, quote.outcome, response_url=click.response_url)
-
-    # ---- maintenance ------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -13,6 +14,7 @@ from bot.listeners.image import ImageFlow
 from bot.listeners.replies import ReplyFlow
 from bot.listeners.texts import is_chain
 from bot.slack_io import (
+    MessageContent,
     PayloadError,
     parse_button_click,
     parse_message_event,
@@ -22,6 +24,13 @@ from bot.slack_io import (
 __all__ = ["register_image"]
 
 log = logging.getLogger(__name__)
+
+#: How long /image may take to decide its answer before Slack's 3-second limit.
+ACK_BUDGET_S = 2.5
+UNAVAILABLE = (
+    "Sorry, I can't take requests right now (a problem on our side). Nothing was generated or "
+    "charged; please try again in a minute."
+)
 
 
 def register_image(app: AsyncApp, flow: ImageFlow) -> None:
@@ -34,10 +43,17 @@ def register_image(app: AsyncApp, flow: ImageFlow) -> None:
     @app.command("/image")
     async def image_command(ack: Any, command: dict[str, Any]) -> None:
         parsed = parse_slash_command(command)
-        if is_chain(parsed.text):
-            answer = await chains.on_command(parsed)
-        else:
-            answer = await flow.on_command(parsed)
+        try:
+            # Slack gives up after 3 seconds; planning is milliseconds unless the database
+            # is in trouble, in which case the person hears so instead of a timeout.
+            async with asyncio.timeout(ACK_BUDGET_S):
+                if is_chain(parsed.text):
+                    answer = await chains.on_command(parsed)
+                else:
+                    answer = await flow.on_command(parsed)
+        except Exception:
+            log.exception("/image could not be planned user=%s", parsed.user_id)
+            answer = MessageContent(text=UNAVAILABLE, blocks=())
         await ack(response_type="ephemeral", text=answer.text, blocks=list(answer.blocks) or None)
 
     async def on_event(body: dict[str, Any], context: Any, *, mention: bool) -> None:

@@ -225,7 +225,9 @@ def parse_message_event(payload: Mapping[str, Any]) -> MessageEvent | None:
         bot_id=_opt_str(event, "bot_id"),
         files=tuple(files),
         event_id=_opt_str(envelope, "event_id"),
-        team=_opt_str(event, "team") or _opt_str(envelope, "team_id"),
+        # The installing workspace (the envelope's team) pays, not the author's home workspace:
+        # in a Slack Connect channel ``event.team`` is the outside author's own team.
+        team=_opt_str(envelope, "team_id") or _opt_str(event, "team"),
         channel_type=_opt_str(event, "channel_type"),
     )
 

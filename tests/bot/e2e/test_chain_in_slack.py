@@ -72,3 +72,28 @@ async def test_batch_flag_in_slack_points_to_the_batch_command(bot: Bot) -> None
         assert "imagebot batch submit" in ack["text"]
     await bot.settle()
     assert bot.gemini.generate_requests() == []
+
+
+def confirm_value(ack: dict[str, object]) -> str:
+    """The value of the Go ahead button in an acknowledgement."""
+    for block in ack.get("blocks", []):  # type: ignore[attr-defined]
+        for element in block.get("elements", []):
+            if element.get("action_id") == "image_confirm":
+                return str(element["value"])
+    raise AssertionError("no Go ahead button")
+
+
+async def test_go_ahead_runs_the_held_chain_once_for_its_owner_only(bot: Bot) -> None:
+    """Only the asker's Go ahead runs the held chain, and only once."""
+    poses = " | ".join(f"pose {n}" for n in range(1, 9))
+    ack = await bot.command(f"chain a dragon --4k | {poses}")
+    value = confirm_value(ack)
+    await bot.click("image_confirm", value, user="U222", message_ts="5.5")
+    await bot.settle()
+    assert bot.gemini.generate_requests() == []
+    [refusal] = bot.slack.calls_to("response")
+    assert "Only the person who asked" in str(refusal.params.get("text"))
+    await bot.click("image_confirm", value, user="U111", message_ts="5.5")
+    await bot.click("image_confirm", value, user="U111", message_ts="5.6")
+    await bot.settle()
+    assert len(bot.gemini.generate_requests()) == 9

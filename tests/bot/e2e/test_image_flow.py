@@ -336,3 +336,24 @@ async def test_more_like_this_keeps_the_thread_purpose(bot: Bot) -> None:
     assert again.prompt.startswith("a leather handbag")
     rows = await ledger_rows(bot)
     assert [row["tier"] for row in rows] == ["hero", "hero"]
+
+
+async def test_slack_connect_reply_is_charged_to_the_installing_workspace(bot: Bot) -> None:
+    """A reply by someone from another organisation counts against this workspace's budget."""
+    await bot.command("a red kite")
+    await bot.settle()
+    thread_ts = bot.slack.messages_in("C111")[0]["ts"]
+    await bot.event(
+        {
+            "type": "message",
+            "channel": "C111",
+            "user": "UOUTSIDE",
+            "team": "TOTHERORG",
+            "text": "make it smaller",
+            "ts": "1700000500.000100",
+            "thread_ts": thread_ts,
+        }
+    )
+    await bot.settle()
+    workspaces = {row["workspace_id"] for row in await ledger_rows(bot)}
+    assert workspaces == {"T111"}
