@@ -7,29 +7,36 @@ batch job on the planned model. Creating a job at Google is not idempotent, so t
 written (state ``submitting``) BEFORE Google is asked and updated with the job's name after:
 
 * the same key again never submits twice (the row exists: the first job is returned);
-* a crash between the two leaves a ``submitting`` row that :meth:`BatchJobs.poll` resolves after
+* a crash between the two, or a create Google did not clearly refuse (a 5xx, a timeout, an answer
+  we could not read), leaves a ``submitting`` row that :meth:`BatchJobs.poll` resolves after
   :data:`SUBMIT_GRACE`: it looks the job up by its display name (the key) and adopts it, or
-  releases the reservation when Google never got it.
+  releases the reservation when Google never got it. Only a definite refusal (the request or the
+  key rejected, the model unknown, rate limited) releases the reservation at once.
 
 :meth:`BatchJobs.poll` (the maintenance hook; run it every few minutes, on any replica) asks
-Google about every open job. A succeeded job is settled first (one ledger row per request,
-priced from that response's own usage at batch rates; a request that failed costs only what its
+Google about every open job; one job's failure is logged and never stops the others. Results are
+collected only once Google says the job finished (a running job may already show some). A
+succeeded job is settled first (one ledger row per request, priced from that response's own usage
+at batch rates on the rate card the job was quoted on; a request that failed costs only what its
 usage says Google billed), then its images are written under ``batches/<key>/`` of the image
 store, then the job is marked ``done``. A failed, cancelled or expired job releases its
-reservation (nothing billed) unless Google returned results with usage. A job Google still calls
-pending after :data:`BATCH_EXPIRY` is treated as expired, as Google documents. Everything lives
-in the database, so a new process picks up where the old one stopped, and a repeated poll
-changes nothing.
+reservation (nothing billed) unless Google returned results with usage. Google's own state
+decides when a job expired; only a job Google still calls pending more than :data:`BATCH_EXPIRY`
+plus :data:`EXPIRY_MARGIN` after it accepted it is treated as expired here, and a running job is
+polled until Google ends it. Everything lives in the database, so a new process picks up where
+the old one stopped, and a repeated poll changes nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from bot.cards import builtin_cards, load_card
 from bot.dispatch import ModelRegistry
 from bot.images import ImageStore
 from bot.ledger.batches import BatchJobInfo, BatchJobState, BatchStore, NewBatchJob
@@ -41,17 +48,23 @@ from bot.providers.base import (
     BatchStatus,
     ImageRequest,
     ImageResult,
+    KeyRejected,
     ModelNotFound,
     ProviderError,
+    RateLimited,
     ReferenceImage,
+    Rejected,
 )
 from router import (
     Billing,
     CommandError,
     Constraints,
+    ModelSpec,
     Plan,
     RateCard,
+    RateCardError,
     Refusal,
+    Usage,
     actual_micros,
     estimate_image_micros,
     per_image_micros,
@@ -62,6 +75,7 @@ from router.money import format_usd
 
 __all__ = [
     "BATCH_EXPIRY",
+    "EXPIRY_MARGIN",
     "MAX_INLINE_BYTES",
     "SUBMIT_GRACE",
     "BatchJobs",
@@ -71,12 +85,16 @@ __all__ = [
     "SubmitResult",
     "Submitted",
     "batch_reservation_key",
+    "card_reference",
 ]
 
 log = logging.getLogger(__name__)
 
 #: Google expires a job that was pending or running for more than 48 hours (no results).
 BATCH_EXPIRY = timedelta(hours=48)
+#: How much longer than :data:`BATCH_EXPIRY` a job Google still calls pending is waited for
+#: before it is expired here (our clock and Google's differ; Google's EXPIRED state is the rule).
+EXPIRY_MARGIN = timedelta(hours=2)
 #: A ``submitting`` row younger than this may still be in flight on another replica.
 SUBMIT_GRACE = timedelta(minutes=15)
 #: Google takes inline batches up to 20MB; we stay below with room for the JSON around them.
@@ -88,6 +106,18 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 def batch_reservation_key(key: str) -> str:
     """The ledger reservation key of the batch job ``key`` (kept apart from /image keys)."""
     return f"batch:{key}"
+
+
+def card_reference(card: RateCard) -> str:
+    """What :func:`bot.cards.load_card` needs to load ``card`` again: a builtin card's name, or
+    the absolute path of the file it was read from."""
+    if card.source == f"{card.name}.toml" and card.name in builtin_cards():
+        return card.name
+    return str(Path(card.source).resolve())
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -157,7 +187,12 @@ class PollResult:
 
 
 class BatchJobs:
-    """Submits batch jobs against the budget ledger and collects them when Google is done."""
+    """Submits batch jobs against the budget ledger and collects them when Google is done.
+
+    ``card`` plans and quotes new jobs; a job is priced on the card it was quoted on (loaded by
+    its :func:`card_reference` when it is another one). ``clock`` (UTC-aware) stamps the moment
+    Google accepted a job, from which its expiry is counted.
+    """
 
     def __init__(
         self,
@@ -168,13 +203,17 @@ class BatchJobs:
         store: BatchStore,
         images: ImageStore,
         registry: ModelRegistry,
+        clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._card = card
+        self._card_ref = card_reference(card)
+        self._cards: dict[str, RateCard] = {self._card_ref: card}
         self._ledger = ledger
         self._provider = provider
         self._store = store
         self._images = images
         self._registry = registry
+        self._clock = clock
 
     @property
     def store(self) -> BatchStore:
@@ -304,6 +343,7 @@ class BatchJobs:
                 user_id=user_id,
                 model_id=primary.model_id,
                 tier=plan.tier.value,
+                rate_card=self._card_ref,
                 image_size=primary.image_size,
                 aspect_ratio=primary.aspect_ratio,
                 thinking_level=primary.thinking_level,
@@ -348,10 +388,12 @@ class BatchJobs:
             )
         except ProviderError as exc:
             return await self._submit_failed(job, exc, at=at)
+        # Expiry counts from when Google accepted the job, not from when the caller started.
+        accepted = max(at, self._clock())
         marked = await self._store.mark(
             key,
             state=BatchJobState.PENDING,
-            at=at,
+            at=accepted,
             name=name,
             only_from=(BatchJobState.SUBMITTING,),
         )
@@ -368,9 +410,10 @@ class BatchJobs:
     async def _submit_failed(
         self, job: BatchJobInfo, exc: ProviderError, *, at: datetime
     ) -> SubmitResult:
-        if exc.may_have_billed:
-            # No answer: Google may have created the job. The row stays "submitting" and the
-            # poll after SUBMIT_GRACE finds it by its display name, or releases the money.
+        if not isinstance(exc, _DEFINITE_REFUSALS):
+            # A 5xx, a timeout or an unreadable answer: Google may have created the job. The row
+            # stays "submitting" and the poll after SUBMIT_GRACE finds it by its display name
+            # (and adopts it), or releases the money when Google never got it.
             log.warning("batch submit unanswered key=%s kind=%s", job.key, exc.kind)
             return Submitted(job=job, quote=None)
         await self._ledger.release(job.reservation_key, at=at)
@@ -386,8 +429,8 @@ class BatchJobs:
         """Ask Google about every open job once and finish those that are done.
 
         The maintenance hook: safe to run repeatedly and on several replicas at once. A job whose
-        check fails (Google unreachable, rate limited) is left as it was and reported with a
-        message; the others go on.
+        check fails (Google unreachable, rate limited, or anything unexpected) is left as it was
+        and reported with a message; the others go on.
         """
         results: list[PollResult] = []
         for job in await self._store.list_open():
@@ -396,13 +439,18 @@ class BatchJobs:
             except ProviderError as exc:
                 log.info("batch poll failed key=%s kind=%s", job.key, exc.kind)
                 results.append(
-                    PollResult(
-                        key=job.key,
-                        name=job.name,
-                        state=job.state,
-                        changed=False,
-                        estimate_micros=job.estimate_micros,
-                        message=f"Could not check this batch with Google ({exc.kind}); "
+                    _not_checked(
+                        job,
+                        f"Could not check this batch with Google ({exc.kind}); "
+                        "it will be checked again.",
+                    )
+                )
+            except Exception:  # one job's bug or bad data must not stop the others
+                log.exception("batch poll error key=%s name=%s", job.key, job.name)
+                results.append(
+                    _not_checked(
+                        job,
+                        "Checking this batch failed unexpectedly (see the log); "
                         "it will be checked again.",
                     )
                 )
@@ -433,7 +481,7 @@ class BatchJobs:
             job = adopted
         assert job.name is not None
         try:
-            status = await self._provider.get_batch(job.name)
+            status = await self._provider.get_batch(job.name, request_count=job.request_count)
         except ModelNotFound:
             late = self._overdue(job, at=at)
             return await self._close(
@@ -442,9 +490,9 @@ class BatchJobs:
                 at=at,
                 message="Google no longer knows this batch; nothing was charged for it.",
             )
-        if status.results:
-            return await self._collect(job, status, at=at)
         if status.state.finished:
+            if status.has_results:
+                return await self._collect(job, status, at=at)
             state = {
                 BatchState.FAILED: BatchJobState.FAILED,
                 BatchState.CANCELLED: BatchJobState.CANCELLED,
@@ -453,7 +501,9 @@ class BatchJobs:
             return await self._close(
                 job, state, at=at, message=_ended_message(state), error=status.error
             )
-        if self._overdue(job, at=at):
+        # Not finished: results Google already shows are partial and wait for the end. Only a
+        # job Google still has not started is expired here; a running one is Google's to end.
+        if status.state is BatchState.PENDING and self._overdue(job, at=at):
             return await self._close(
                 job,
                 BatchJobState.EXPIRED,
@@ -475,7 +525,29 @@ class BatchJobs:
         return _unchanged(job)
 
     def _overdue(self, job: BatchJobInfo, *, at: datetime) -> bool:
-        return at - (job.submitted_at or job.created_at) > BATCH_EXPIRY
+        """More than BATCH_EXPIRY and the margin since Google accepted the job (by our clock)."""
+        return at - (job.submitted_at or job.created_at) > BATCH_EXPIRY + EXPIRY_MARGIN
+
+    def _pricing(self, job: BatchJobInfo) -> tuple[RateCard, bool]:
+        """The card ``job`` was quoted on and True; the current card and False when that card
+        cannot be loaded any more."""
+        card = self._cards.get(job.rate_card)
+        if card is not None:
+            return card, True
+        try:
+            card = load_card(job.rate_card)
+        except RateCardError as exc:
+            log.warning(
+                "batch card unavailable key=%s card=%s error=%s: recording each image at the "
+                "per-image figure of the current card %s",
+                job.key,
+                job.rate_card,
+                exc,
+                self._card_ref,
+            )
+            return self._card, False
+        self._cards[job.rate_card] = card
+        return card, True
 
     async def _close(
         self,
@@ -510,13 +582,14 @@ class BatchJobs:
 
     async def _collect(self, job: BatchJobInfo, status: BatchStatus, *, at: datetime) -> PollResult:
         """Money first (settle every billed request), then the images, then the job's state."""
-        spec = self._card.models.get(job.model_id)
+        card, exact = self._pricing(job)
+        spec = card.models.get(job.model_id)
         per_request_estimate = job.estimate_micros // max(1, job.request_count)
+        results = _slots(status, job.request_count)
         entries: list[EntryIn] = []
         failures: list[str] = []
         succeeded = 0
-        for index in range(job.request_count):
-            result = status.results[index] if index < len(status.results) else None
+        for index, result in enumerate(results):
             label = f"Prompt {index + 1} ({_short(job.prompts[index])})"
             if isinstance(result, ImageResult):
                 succeeded += 1
@@ -530,12 +603,14 @@ class BatchJobs:
                 failures.append(f"{label}: Google returned no result for it. Nothing charged.")
                 continue
             usage = result.usage
-            if spec is None:  # the card no longer lists the model: count it at the estimate
-                cost = per_request_estimate if images else 0
-            else:
-                cost = actual_micros(
-                    spec, usage, images_returned=images, image_size=job.image_size, batch=True
-                )
+            cost = _cost(
+                spec,
+                usage,
+                images=images,
+                image_size=job.image_size,
+                exact=exact,
+                fallback=per_request_estimate,
+            )
             entries.append(
                 EntryIn(
                     idempotency_key=f"{job.reservation_key}:{index}",
@@ -557,13 +632,17 @@ class BatchJobs:
         output_dir = job.output_dir or f"batches/{_SAFE.sub('_', job.key)}"
         folder = ImageStore(self._images.root / output_dir)
         stored: list[str] = []
+        # A stable date folder: images saved again after a storage failure replace the first copy.
+        saved_at = job.submitted_at or job.created_at
         try:
-            for index, result in enumerate(status.results[: job.request_count]):
+            for index, result in enumerate(results):
                 if not isinstance(result, ImageResult):
                     continue
                 for number, image in enumerate(result.images):
                     name = f"{index + 1:04d}" + (f"-{number + 1}" if number else "")
-                    relative = folder.save(image.data, key=name, mime_type=image.mime_type, at=at)
+                    relative = folder.save(
+                        image.data, key=name, mime_type=image.mime_type, at=saved_at
+                    )
                     stored.append(f"{output_dir}/{relative}")
         except OSError as exc:
             log.exception("batch images not saved key=%s", job.key)
@@ -650,6 +729,42 @@ class BatchJobs:
 
 
 _OPEN = (BatchJobState.SUBMITTING, BatchJobState.PENDING, BatchJobState.RUNNING)
+#: Create failures that prove Google made no job: only these release the reservation at once.
+_DEFINITE_REFUSALS = (Rejected, KeyRejected, ModelNotFound, RateLimited)
+
+
+def _slots(status: BatchStatus, count: int) -> list[ImageResult | BatchFailure | None]:
+    """Exactly one slot per request (the provider gives one per request; never trust it blindly)."""
+    slots = list(status.results[:count])
+    return slots + [None] * (count - len(slots))
+
+
+def _cost(
+    spec: ModelSpec | None,
+    usage: Usage,
+    *,
+    images: int,
+    image_size: str | None,
+    exact: bool,
+    fallback: int,
+) -> int:
+    """One request's cost at batch rates.
+
+    On the job's own card (``exact``) it is priced from its usage; on the current card standing
+    in for one that cannot be loaded, images are recorded at that card's per-image figure (and a
+    request without an image at what its usage says Google billed). A card that cannot price the
+    model at all counts an image at the job's estimate per request (``fallback``).
+    """
+    if spec is None or not spec.batch_supported:
+        return fallback if images else 0
+    try:
+        if exact or not images:
+            return actual_micros(
+                spec, usage, images_returned=images, image_size=image_size, batch=True
+            )
+        return per_image_micros(spec, image_size=image_size, batch=True) * images
+    except CommandError:  # the card does not offer this size
+        return fallback if images else 0
 
 
 def _clean(prompts: Sequence[str]) -> tuple[str, ...]:
@@ -658,6 +773,17 @@ def _clean(prompts: Sequence[str]) -> tuple[str, ...]:
 
 def _short(prompt: str, limit: int = 40) -> str:
     return prompt if len(prompt) <= limit else prompt[: limit - 1] + "…"
+
+
+def _not_checked(job: BatchJobInfo, message: str) -> PollResult:
+    return PollResult(
+        key=job.key,
+        name=job.name,
+        state=job.state,
+        changed=False,
+        estimate_micros=job.estimate_micros,
+        message=message,
+    )
 
 
 def _unchanged(job: BatchJobInfo) -> PollResult:

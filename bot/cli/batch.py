@@ -9,11 +9,12 @@
 
 ``FILE`` holds one prompt per line; blank lines and lines starting with ``#`` are skipped. The
 job is planned like ``/image`` with batch pricing, its whole estimate is reserved against the
-budget of ``--user`` in ``--team`` (default ``cli``), and the prompts go to Google as one job.
-Results arrive within a day (a job pending over 48 hours expires, and costs nothing);
-``collect`` (or the running bot, which polls on its own) saves the images under
-``IMAGEBOT_IMAGE_DIR/batches/<job>/`` and records the actual cost. Exit codes: 0 done, 1
-refused or not submitted, 2 the file, the options or the card are wrong.
+budget of ``--user`` in ``--team`` (default: the one Slack workspace using the bot, else ``cli``),
+and the prompts go to Google as one job. Results arrive within a day (a job Google does not run
+within 48 hours expires, and costs nothing); ``collect`` (or the running bot, which polls on its
+own) saves the images under ``IMAGEBOT_IMAGE_DIR/batches/<job>/`` and records the actual cost, on
+the rate card the job was submitted with. Exit codes: 0 done, 1 refused or not submitted, 2 the
+file, the options or the card are wrong (or ``--team`` is needed).
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from bot.batch import BatchJobs, BatchQuote, NotSubmitted, PollResult
 from bot.cards import load_card
+from bot.cli.teams import CLI_WORKSPACE, TeamUnknown, resolve_team
 from bot.config import Settings, load_settings
 from bot.dispatch import ModelRegistry
 from bot.images import ImageStore
@@ -44,7 +48,6 @@ from router.money import format_usd
 __all__ = ["read_prompts", "register"]
 
 #: Who command-line batches are charged to by default (as ``imagebot generate``).
-CLI_WORKSPACE = "cli"
 CLI_USER = "cli"
 
 
@@ -67,7 +70,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         ),
     )
     submit.add_argument("file", type=Path, metavar="FILE", help="one prompt per line")
-    submit.add_argument("--team", default=CLI_WORKSPACE, help="workspace charged (default cli)")
+    submit.add_argument(
+        "--team",
+        help=f"workspace charged (default: the one Slack workspace, else {CLI_WORKSPACE})",
+    )
     submit.add_argument("--user", default=CLI_USER, help="who is charged (default cli)")
     submit.add_argument("--key", help="job id; the same id never submits twice (default: new)")
     submit.add_argument("--card", metavar="NAME", help="rate card (default: IMAGEBOT_RATE_CARD)")
@@ -92,7 +98,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
     status = commands.add_parser("status", help="list batch jobs, or show one")
     status.add_argument("job", nargs="?", metavar="JOB", help="a job id")
-    status.add_argument("--team", help="only this workspace's jobs")
+    status.add_argument(
+        "--team",
+        help=f"only this workspace's jobs (default: the one Slack workspace, else {CLI_WORKSPACE})",
+    )
     status.set_defaults(func=_status_command)
 
     collect = commands.add_parser(
@@ -155,7 +164,7 @@ def _submit_command(args: argparse.Namespace) -> int:
 class _SubmitRequest:
     prompts: Sequence[str]
     constraints: Constraints
-    team: str
+    team: str | None
     user: str
     key: str
     estimate_only: bool
@@ -165,10 +174,15 @@ async def _submit(
     settings: Settings, *, card: RateCard, request: _SubmitRequest, out: TextIO, err: TextIO
 ) -> int:
     now = datetime.now(UTC)
-    async with _batch_jobs(settings, card=card, err=err) as jobs:
+    async with _batch_jobs(settings, card=card, err=err) as (jobs, engine):
+        try:
+            team = await resolve_team(engine, request.team, fallback=CLI_WORKSPACE)
+        except TeamUnknown as exc:
+            print(f"imagebot: {exc}", file=err)
+            return 2
         try:
             quote = await jobs.quote(
-                workspace_id=request.team,
+                workspace_id=team,
                 user_id=request.user,
                 prompts=request.prompts,
                 constraints=request.constraints,
@@ -184,7 +198,7 @@ async def _submit(
         if request.estimate_only:
             return 0
         result = await jobs.submit(
-            workspace_id=request.team,
+            workspace_id=team,
             user_id=request.user,
             prompts=request.prompts,
             constraints=request.constraints,
@@ -234,10 +248,14 @@ def _print_quote(quote: BatchQuote, *, out: TextIO) -> None:
 
 def _status_command(args: argparse.Namespace) -> int:
     settings = load_settings()
-    return asyncio.run(_status(settings, job=args.job, team=args.team, out=sys.stdout))
+    return asyncio.run(
+        _status(settings, job=args.job, team=args.team, out=sys.stdout, err=sys.stderr)
+    )
 
 
-async def _status(settings: Settings, *, job: str | None, team: str | None, out: TextIO) -> int:
+async def _status(
+    settings: Settings, *, job: str | None, team: str | None, out: TextIO, err: TextIO
+) -> int:
     now = datetime.now(UTC)
     await upgrade(settings.database_url)
     engine = make_engine(settings.database_url, pool_size=1)
@@ -246,11 +264,16 @@ async def _status(settings: Settings, *, job: str | None, team: str | None, out:
         if job is not None:
             found = await store.get(job)
             if found is None:
-                print(f"imagebot: no batch job {job!r}", file=sys.stderr)
+                print(f"imagebot: no batch job {job!r}", file=err)
                 return 1
             _print_job(found, settings=settings, now=now, out=out)
             return 0
-        jobs = await store.list_recent(workspace_id=team)
+        try:
+            workspace = await resolve_team(engine, team, fallback=CLI_WORKSPACE)
+        except TeamUnknown as exc:
+            print(f"imagebot: {exc}", file=err)
+            return 2
+        jobs = await store.list_recent(workspace_id=workspace)
     finally:
         await engine.dispose()
     if not jobs:
@@ -308,7 +331,7 @@ def _collect_command(args: argparse.Namespace) -> int:
 
 
 async def _collect(settings: Settings, *, card: RateCard, out: TextIO, err: TextIO) -> int:
-    async with _batch_jobs(settings, card=card, err=err) as jobs:
+    async with _batch_jobs(settings, card=card, err=err) as (jobs, _):
         results = await jobs.poll(at=datetime.now(UTC))
     if not results:
         print("no open batch jobs", file=out)
@@ -342,7 +365,8 @@ def _print_poll(result: PollResult, *, settings: Settings, out: TextIO) -> None:
 @asynccontextmanager
 async def _batch_jobs(
     settings: Settings, *, card: RateCard, err: TextIO
-) -> AsyncIterator[BatchJobs]:
+) -> AsyncIterator[tuple[BatchJobs, AsyncEngine]]:
+    """The use case wired to the database, the provider and ``card``, with the engine."""
     from bot.providers.gemini import GeminiProvider  # the SDK loads only when a call is made
 
     assert settings.gemini_api_key is not None  # checked by settings.require
@@ -365,7 +389,7 @@ async def _batch_jobs(
                 "routing on the rate card's dates only",
                 file=err,
             )
-        yield BatchJobs(
+        jobs = BatchJobs(
             card=card,
             ledger=BudgetLedger(
                 engine,
@@ -378,6 +402,7 @@ async def _batch_jobs(
             images=ImageStore(settings.image_dir),
             registry=registry,
         )
+        yield jobs, engine
     finally:
         await provider.aclose()
         await engine.dispose()

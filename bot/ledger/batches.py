@@ -66,6 +66,7 @@ class NewBatchJob:
     user_id: str
     model_id: str
     tier: str
+    rate_card: str
     image_size: str | None
     aspect_ratio: str | None
     thinking_level: str | None
@@ -77,7 +78,11 @@ class NewBatchJob:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BatchJobInfo:
-    """A batch job as stored (a detached, immutable copy of its row)."""
+    """A batch job as stored (a detached, immutable copy of its row).
+
+    ``rate_card`` is the card it was quoted on (a builtin card's name or a card file's path);
+    ``submitted_at`` is when Google accepted it (None while ``submitting``).
+    """
 
     key: str
     name: str | None
@@ -85,6 +90,7 @@ class BatchJobInfo:
     user_id: str
     model_id: str
     tier: str
+    rate_card: str
     image_size: str | None
     aspect_ratio: str | None
     thinking_level: str | None
@@ -116,6 +122,7 @@ def _info(row: BatchJob) -> BatchJobInfo:
         user_id=row.user_id,
         model_id=row.model_id,
         tier=row.tier,
+        rate_card=row.rate_card,
         image_size=row.image_size,
         aspect_ratio=row.aspect_ratio,
         thinking_level=row.thinking_level,
@@ -167,6 +174,7 @@ class BatchStore:
                     "user_id": job.user_id,
                     "model_id": job.model_id,
                     "tier": job.tier,
+                    "rate_card": job.rate_card,
                     "image_size": job.image_size,
                     "aspect_ratio": job.aspect_ratio,
                     "thinking_level": job.thinking_level,

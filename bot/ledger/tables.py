@@ -390,7 +390,8 @@ class BatchJob(LedgerModel, table=True):
     reservation ``reservation_key`` until the job finishes; while ``state`` is open
     (``submitting``, ``pending``, ``running``) the batch poller owns that reservation and crash
     recovery leaves it alone. ``output_dir`` is the folder, relative to the image directory, the
-    images are written to.
+    images are written to. ``rate_card`` is the card the job was quoted on (a builtin card's name
+    or a card file's absolute path), so it is priced on that card when it is collected.
     """
 
     __tablename__ = "batch_job"
@@ -407,6 +408,7 @@ class BatchJob(LedgerModel, table=True):
     user_id: str = _id()
     model_id: str = Field(sa_type=String(100))
     tier: str = Field(sa_type=String(32))
+    rate_card: str = Field(sa_type=Text)
     image_size: str | None = Field(default=None, sa_type=String(8))
     aspect_ratio: str | None = Field(default=None, sa_type=String(16))
     thinking_level: str | None = Field(default=None, sa_type=String(16))

@@ -25,8 +25,9 @@ whether to move to another model (it never does for safety blocks or request/key
 Batch jobs (half price, results later) have their own small seam, :class:`BatchProvider`, so
 implementations and fakes of :class:`ImageProvider` need not change: :meth:`~BatchProvider.
 submit_batch` sends many :class:`ImageRequest` of one model as one job and returns its name,
-:meth:`~BatchProvider.get_batch` reports a :class:`BatchStatus` whose ``results`` (once the job
-succeeded) hold one :class:`ImageResult` or :class:`BatchFailure` per request, in request order.
+:meth:`~BatchProvider.get_batch` reports a :class:`BatchStatus` whose ``results`` hold one slot per
+request, in request order: an :class:`ImageResult`, a :class:`BatchFailure`, or None where Google
+returned nothing for that request.
 """
 
 from __future__ import annotations
@@ -170,17 +171,23 @@ class BatchFailure:
 class BatchStatus:
     """A batch job as Google reports it now.
 
-    ``results`` is empty until the job finished; then it holds one entry per request, in the
-    order the requests were submitted (a job that finished with fewer results than requests is
-    the caller's to treat as failures that cost nothing). ``error`` is Google's reason for a
-    failed job, if it gave one.
+    ``results`` is empty while Google reported no result at all; otherwise it holds exactly one
+    slot per request, in the order the requests were submitted: the request's result, or None
+    where Google returned nothing for it (the caller treats that as a failure that cost nothing).
+    A job that is not finished may already carry some results: they are only final once
+    ``state.finished``. ``error`` is Google's reason for a failed job, if it gave one.
     """
 
     name: str
     state: BatchState
     model_id: str
-    results: tuple[ImageResult | BatchFailure, ...] = ()
+    results: tuple[ImageResult | BatchFailure | None, ...] = ()
     error: str | None = None
+
+    @property
+    def has_results(self) -> bool:
+        """True when Google returned a result for at least one request."""
+        return any(result is not None for result in self.results)
 
 
 @runtime_checkable
@@ -192,15 +199,19 @@ class BatchProvider(Protocol):
     ) -> str:
         """Create one batch job of ``requests`` (all on ``model_id``); return its name.
 
-        Not idempotent at Google: every call creates a job. Raises a :class:`ProviderError`;
-        one with ``may_have_billed`` True means the job may have been created all the same
-        (look it up with :meth:`find_batch`).
+        Not idempotent at Google: every call creates a job. Raises a :class:`ProviderError`.
+        Only a definite refusal (:class:`Rejected`, :class:`KeyRejected`, :class:`ModelNotFound`,
+        :class:`RateLimited`) means no job was created; after any other failure (a 5xx, a
+        timeout, an answer that could not be read) the job may exist all the same (look it up
+        with :meth:`find_batch`).
         """
         ...
 
-    async def get_batch(self, name: str) -> BatchStatus:
-        """The job's state and, once it succeeded, its results. Raises a ProviderError
-        (:class:`ModelNotFound` when Google does not know the job)."""
+    async def get_batch(self, name: str, *, request_count: int) -> BatchStatus:
+        """The job's state and the results Google has, one slot per request of the
+        ``request_count`` submitted. Raises a ProviderError (:class:`ModelNotFound` when Google
+        does not know the job, :class:`MalformedResponse` when the results cannot be matched
+        to the requests)."""
         ...
 
     async def find_batch(self, display_name: str) -> str | None:

@@ -231,9 +231,11 @@ class GeminiProvider:
     ) -> str:
         """Create one batch job with ``requests`` inline; return its name (``batches/…``).
 
-        Every request must be on ``model_id``. Creating a job is not idempotent at Google: a
-        failure with ``may_have_billed`` True (timeout, broken connection) may still have created
-        it, so the caller looks it up by ``display_name`` before trying again.
+        Every request must be on ``model_id``; each carries its index as ``metadata.key``, which
+        :meth:`get_batch` uses to match results to requests. Creating a job is not idempotent at
+        Google: any failure but a definite refusal (:class:`Rejected`, :class:`KeyRejected`,
+        :class:`ModelNotFound`, :class:`RateLimited`) may still have created it, so the caller
+        looks it up by ``display_name`` before trying again.
         """
         if not requests:
             raise ValueError("a batch needs at least one request")
@@ -260,6 +262,8 @@ class GeminiProvider:
             failure = exc
         except (json.JSONDecodeError, pydantic.ValidationError) as exc:
             failure = exc
+        except errors.UnknownApiResponseError as exc:  # a ValueError: an unreadable answer
+            failure = exc
         if failure is not None:
             mapped = self._map_failure(model_id, failure)
             log.warning(
@@ -280,15 +284,22 @@ class GeminiProvider:
         )
         return job.name
 
-    async def get_batch(self, name: str) -> BatchStatus:
-        """The job's state and, once it succeeded, one result per request in request order.
+    async def get_batch(self, name: str, *, request_count: int) -> BatchStatus:
+        """The job's state and the results Google has: one slot per request, in request order.
 
-        A response without an image becomes a :class:`BatchFailure` carrying its usage (input and
-        thinking are billed even then); a request Google answered with an error status becomes one
-        with unreported usage (nothing billed).
+        Each response is placed by the index its ``metadata.key`` carries (the one
+        :meth:`submit_batch` sent), or by position when no response has a key (Google returns
+        inline responses in request order); a request Google returned nothing for keeps None.
+        Results may appear before the job finished; they are final only once it has. A response
+        without an image becomes a :class:`BatchFailure` carrying its usage (input and thinking
+        are billed even then); a request Google answered with an error status becomes one with
+        unreported usage (nothing billed). Keys that cannot be matched to the ``request_count``
+        requests raise :class:`MalformedResponse`.
         """
         if not _BATCH_NAME.match(name):
             raise ValueError(f"{name!r} is not a batch name (batches/...)")
+        if request_count < 1:
+            raise ValueError("a batch has at least one request")
         failure: BaseException | None = None
         job: types.BatchJob | None = None
         try:
@@ -297,12 +308,14 @@ class GeminiProvider:
             failure = exc
         except (json.JSONDecodeError, pydantic.ValidationError) as exc:
             failure = exc
+        except errors.UnknownApiResponseError as exc:  # a ValueError: an unreadable answer
+            failure = exc
         if failure is not None:
             mapped = self._map_failure(name, failure)
             log.info("gemini batch get failed name=%s kind=%s", name, mapped.kind)
             raise mapped from self._scrubbed(failure)
         assert job is not None
-        return _batch_status(name, job)
+        return _batch_status(name, job, request_count=request_count)
 
     async def find_batch(self, display_name: str) -> str | None:
         """The name of the newest job whose display name is ``display_name``, or None."""
@@ -319,6 +332,8 @@ class GeminiProvider:
         except (errors.APIError, TimeoutError, aiohttp.ClientError) as exc:
             failure = exc
         except (json.JSONDecodeError, pydantic.ValidationError) as exc:
+            failure = exc
+        except errors.UnknownApiResponseError as exc:  # a ValueError: an unreadable answer
             failure = exc
         if failure is not None:
             mapped = self._map_failure("batches.list", failure)
@@ -505,37 +520,60 @@ def result_from_response(model_id: str, response: types.GenerateContentResponse)
     )
 
 
-def _batch_status(name: str, job: types.BatchJob) -> BatchStatus:
+def _batch_status(name: str, job: types.BatchJob, *, request_count: int) -> BatchStatus:
     model_id = (job.model or "").removeprefix("models/")
     state = _BATCH_STATES.get(_enum_name(job.state) or "", BatchState.PENDING)
     error = None
     if job.error is not None:
         error = f"code={job.error.code} message={(job.error.message or '')[:300]!r}"
-    if state is not BatchState.SUCCEEDED and (job.dest is None or not job.dest.inlined_responses):
-        return BatchStatus(name=name, state=state, model_id=model_id, error=error)
     dest = job.dest
-    if dest is None or dest.inlined_responses is None:
-        raise MalformedResponse(
-            f"batch {name} succeeded without inline results"
-            + (f" (results file {dest.file_name})" if dest and dest.file_name else ""),
-            model_id=model_id,
-        )
-    responses = list(dest.inlined_responses)
-    keys = [(r.metadata or {}).get("key", "") for r in responses]
-    if all(key.isdigit() for key in keys):
-        # Google documents request order; the keys we sent make it certain.
-        responses = [r for _, r in sorted(zip(keys, responses, strict=True), key=_index_of)]
+    if dest is None or not dest.inlined_responses:
+        if state is BatchState.SUCCEEDED:
+            raise MalformedResponse(
+                f"batch {name} succeeded without inline results"
+                + (f" (results file {dest.file_name})" if dest and dest.file_name else ""),
+                model_id=model_id,
+            )
+        return BatchStatus(name=name, state=state, model_id=model_id, error=error)
+    slots = _result_slots(name, model_id, dest.inlined_responses, request_count=request_count)
     return BatchStatus(
         name=name,
         state=state,
         model_id=model_id,
-        results=tuple(_batch_result(model_id, item) for item in responses),
+        results=tuple(None if item is None else _batch_result(model_id, item) for item in slots),
         error=error,
     )
 
 
-def _index_of(pair: tuple[str, types.InlinedResponse]) -> int:
-    return int(pair[0])
+def _result_slots(
+    name: str,
+    model_id: str,
+    responses: Sequence[types.InlinedResponse],
+    *,
+    request_count: int,
+) -> list[types.InlinedResponse | None]:
+    """One slot per request: each response at the index its key carries, or by position when
+    no response has a key (Google returns inline responses in request order)."""
+    slots: list[types.InlinedResponse | None] = [None] * request_count
+    keys = [(item.metadata or {}).get("key") for item in responses]
+    if all(key is None for key in keys):
+        if len(responses) > request_count:
+            raise MalformedResponse(
+                f"batch {name} returned {len(responses)} results for {request_count} requests",
+                model_id=model_id,
+            )
+        slots[: len(responses)] = responses
+        return slots
+    for key, item in zip(keys, responses, strict=True):
+        index = int(key) if key is not None and key.isdigit() else -1
+        if not 0 <= index < request_count or slots[index] is not None:
+            raise MalformedResponse(
+                f"batch {name} returned a result keyed {key!r}, which matches none of its "
+                f"{request_count} requests (or repeats one)",
+                model_id=model_id,
+            )
+        slots[index] = item
+    return slots
 
 
 def _batch_result(model_id: str, item: types.InlinedResponse) -> ImageResult | BatchFailure:

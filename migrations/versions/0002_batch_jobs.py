@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String(length=64), nullable=False),
         sa.Column("model_id", sa.String(length=100), nullable=False),
         sa.Column("tier", sa.String(length=32), nullable=False),
+        sa.Column("rate_card", sa.Text(), nullable=False),
         sa.Column("image_size", sa.String(length=8), nullable=True),
         sa.Column("aspect_ratio", sa.String(length=16), nullable=True),
         sa.Column("thinking_level", sa.String(length=16), nullable=True),

@@ -3,25 +3,31 @@ ledger, and simulated restarts (a new BatchJobs on the same database)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from google.genai import errors as genai_errors
+from google.genai.batches import AsyncBatches
 from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
 from bot.batch import (
     BATCH_EXPIRY,
+    EXPIRY_MARGIN,
     SUBMIT_GRACE,
     BatchJobs,
     NotSubmitted,
     Submitted,
     batch_reservation_key,
+    card_reference,
 )
 from bot.cards import load_card
 from bot.dispatch import ModelRegistry
@@ -29,16 +35,36 @@ from bot.images import ImageStore
 from bot.ledger import BudgetLedger, ReservationState, make_engine, transaction, upgrade
 from bot.ledger.batches import BatchJobState, BatchStore, NewBatchJob
 from bot.ledger.tables import LedgerEntry
-from bot.providers.base import ImageRequest, ReferenceImage
+from bot.providers.base import (
+    BatchFailure,
+    ImageRequest,
+    ImageResult,
+    MalformedResponse,
+    ReferenceImage,
+)
 from bot.providers.gemini import GeminiProvider
-from router import Constraints, Purpose, RateCard, Usage, actual_micros, estimate_image_micros
+from router import (
+    Constraints,
+    Purpose,
+    RateCard,
+    Usage,
+    actual_micros,
+    estimate_image_micros,
+    per_image_micros,
+)
 from tests.bot.ledger.support import counters_match_rows
 from tests.fakes.gemini_api import (
     DEFAULT_LISTED,
+    AcceptedThen,
     BatchItemError,
     ClientError,
     FakeGeminiAPI,
     ImageBlocked,
+    Malformed,
+    NotFound,
+    RateLimit,
+    ServerError,
+    Slow,
     input_image_tokens,
     output_image_tokens,
     png_bytes,
@@ -90,13 +116,23 @@ def card() -> RateCard:
 
 
 class Worlds:
-    """Builds processes on one database and closes them all at the end."""
+    """Builds processes on one database and closes them all at the end.
+
+    ``now`` is every process's clock (when Google accepted a job); tests move it by hand.
+    """
 
     def __init__(self, *, url: str, api: FakeGeminiAPI, card: RateCard, images: Path) -> None:
         self.url, self.api, self.card, self.images = url, api, card, images
+        self.now = AT
         self.opened: list[World] = []
 
-    def start(self, *, user_budget_micros: int | None = 50_000_000) -> World:
+    def start(
+        self,
+        *,
+        user_budget_micros: int | None = 50_000_000,
+        card: RateCard | None = None,
+        timeout_s: float = 120,
+    ) -> World:
         engine = make_engine(self.url)
         ledger = BudgetLedger(
             engine,
@@ -104,15 +140,18 @@ class Worlds:
             default_user_budget_micros=user_budget_micros,
             workspace_budget_micros=None,
         )
-        provider = GeminiProvider(api_key=self.api.api_key, base_url=self.api.base_url)
+        provider = GeminiProvider(
+            api_key=self.api.api_key, base_url=self.api.base_url, timeout_s=timeout_s
+        )
         store = BatchStore(engine)
         jobs = BatchJobs(
-            card=self.card,
+            card=card or self.card,
             ledger=ledger,
             provider=provider,
             store=store,
             images=ImageStore(self.images),
             registry=ModelRegistry(listed=frozenset(self.api.listed)),
+            clock=lambda: self.now,
         )
         world = World(engine, ledger, provider, store, jobs, self.images)
         self.opened.append(world)
@@ -323,15 +362,17 @@ async def test_an_expired_job_releases_its_reservation(world: World, api: FakeGe
     assert await _entries(world.engine) == []
 
 
-async def test_a_job_pending_past_48_hours_is_treated_as_expired(
+async def test_a_job_pending_past_48_hours_and_the_margin_is_treated_as_expired(
     world: World, api: FakeGeminiAPI
 ) -> None:
-    """Google is asked first; a job it still calls pending after 48 hours is expired here."""
+    """A job Google still calls pending expires here only after 48 hours plus the margin."""
     submitted = await _submit(world)
-    [early] = await world.jobs.poll(at=AT + BATCH_EXPIRY)
+    [early] = await world.jobs.poll(at=AT + BATCH_EXPIRY + timedelta(minutes=1))
     assert not early.changed
+    [edge] = await world.jobs.poll(at=AT + BATCH_EXPIRY + EXPIRY_MARGIN)
+    assert not edge.changed
     calls = len(api.batch_calls)
-    [late] = await world.jobs.poll(at=AT + BATCH_EXPIRY + timedelta(minutes=1))
+    [late] = await world.jobs.poll(at=AT + BATCH_EXPIRY + EXPIRY_MARGIN + timedelta(minutes=1))
     assert len(api.batch_calls) == calls + 1
     assert late.state is BatchJobState.EXPIRED
     reservation = await world.ledger.reservation(batch_reservation_key("job-1"))
@@ -444,6 +485,7 @@ async def _interrupted(world: World, key: str) -> None:
             user_id=USER,
             model_id=NB2,
             tier="hero",
+            rate_card="current-2026-11",
             image_size="1K",
             aspect_ratio=None,
             thinking_level="high",
@@ -508,3 +550,306 @@ async def test_references_go_with_every_request(world: World, api: FakeGeminiAPI
     await world.jobs.poll(at=AT + timedelta(hours=1))
     rows = await _entries(world.engine)
     assert all(r.input_image_tokens == input_image_tokens(NB2) for r in rows)
+
+
+async def _reservation_state(world: World, key: str) -> str:
+    reservation = await world.ledger.reservation(batch_reservation_key(key))
+    assert reservation is not None
+    return reservation.state
+
+
+async def test_results_while_running_are_not_collected(world: World, api: FakeGeminiAPI) -> None:
+    """Partial results of a job Google still runs are left alone until the job has finished."""
+    submitted = await _submit(world)
+    name = submitted.job.name or ""
+    api.report_partial(name, indexes=(0,))
+    [running] = await world.jobs.poll(at=AT + timedelta(hours=1))
+    assert (running.state, running.finished, running.images) == (BatchJobState.RUNNING, False, ())
+    assert await _entries(world.engine) == []
+    assert await _reservation_state(world, "job-1") == ReservationState.OPEN.value
+    assert not (world.images / "batches").exists()
+    api.finish_batch(name)
+    [done] = await world.jobs.poll(at=AT + timedelta(hours=2))
+    assert done.state is BatchJobState.DONE and len(done.images) == 3
+    assert len(await _entries(world.engine)) == 3
+
+
+async def test_a_running_job_is_polled_past_the_expiry(world: World, api: FakeGeminiAPI) -> None:
+    """A job Google reports running is never expired here, however long it takes."""
+    submitted = await _submit(world)
+    api.start_batch(submitted.job.name or "")
+    [polled] = await world.jobs.poll(at=AT + BATCH_EXPIRY + EXPIRY_MARGIN + timedelta(hours=5))
+    assert (polled.state, polled.finished) == (BatchJobState.RUNNING, False)
+    assert await _reservation_state(world, "job-1") == ReservationState.OPEN.value
+    api.finish_batch(submitted.job.name or "")
+    [done] = await world.jobs.poll(at=AT + BATCH_EXPIRY + EXPIRY_MARGIN + timedelta(hours=6))
+    assert done.state is BatchJobState.DONE
+
+
+async def test_expiry_counts_from_when_google_accepted_the_job(
+    worlds: Worlds, api: FakeGeminiAPI
+) -> None:
+    """The local expiry counts from the moment Google accepted the job, not the caller's time."""
+    world = worlds.start()
+    worlds.now = AT + timedelta(hours=1)  # the caller's `at` was taken an hour before the create
+    submitted = await _submit(world, at=AT)
+    assert submitted.job.submitted_at == AT + timedelta(hours=1)
+    limit = BATCH_EXPIRY + EXPIRY_MARGIN
+    [kept] = await world.jobs.poll(at=AT + limit + timedelta(minutes=30))
+    assert not kept.changed and kept.state is BatchJobState.PENDING
+    [late] = await world.jobs.poll(at=AT + timedelta(hours=1) + limit + timedelta(minutes=1))
+    assert late.state is BatchJobState.EXPIRED
+
+
+async def _submitted_but_unanswered(world: World, key: str) -> None:
+    result = await world.jobs.submit(
+        workspace_id=TEAM, user_id=USER, prompts=PROMPTS, constraints=HERO, key=key, at=AT
+    )
+    assert isinstance(result, Submitted) and result.job.name is None
+    job = await world.store.get(key)
+    assert job is not None and job.state is BatchJobState.SUBMITTING
+    assert await _reservation_state(world, key) == ReservationState.OPEN.value
+
+
+async def _adopted_and_collected(world: World, api: FakeGeminiAPI, key: str) -> None:
+    [name] = [n for n, b in api.batches.items() if b.display_name == key]
+    [early] = await world.jobs.poll(at=AT + SUBMIT_GRACE / 2)
+    assert not early.changed
+    [adopted] = await world.jobs.poll(at=AT + SUBMIT_GRACE * 2)
+    assert (adopted.name, adopted.state) == (name, BatchJobState.PENDING)
+    assert await _reservation_state(world, key) == ReservationState.OPEN.value
+    api.finish_batch(name)
+    [done] = await world.jobs.poll(at=AT + timedelta(hours=3))
+    assert done.state is BatchJobState.DONE and len(done.images) == 3
+    assert await _reservation_state(world, key) == ReservationState.SETTLED.value
+
+
+async def test_a_timeout_on_create_stays_submitting_and_is_adopted_later(
+    worlds: Worlds, api: FakeGeminiAPI
+) -> None:
+    """A create that times out stays submitting; find_batch adopts the job after the grace."""
+    world = worlds.start(timeout_s=0.2)
+    api.script_batch_create(NB2, AcceptedThen(Slow(release=asyncio.Event())))
+    await _submitted_but_unanswered(world, "job-slow")
+    await _adopted_and_collected(world, api, "job-slow")
+
+
+async def test_a_5xx_on_create_stays_submitting_and_is_adopted_later(
+    world: World, api: FakeGeminiAPI
+) -> None:
+    """A create answered with a 5xx stays submitting; find_batch adopts the job after the grace."""
+    api.script_batch_create(NB2, AcceptedThen(ServerError(status=500)))
+    await _submitted_but_unanswered(world, "job-5xx")
+    await _adopted_and_collected(world, api, "job-5xx")
+
+
+async def test_a_5xx_on_create_without_a_job_is_released_after_the_grace(
+    world: World, api: FakeGeminiAPI
+) -> None:
+    """A 5xx create that made no job at Google is released once find_batch finds nothing."""
+    api.script_batch_create(NB2, ServerError())
+    await _submitted_but_unanswered(world, "job-lost")
+    [closed] = await world.jobs.poll(at=AT + SUBMIT_GRACE * 2)
+    assert closed.state is BatchJobState.FAILED
+    assert await _reservation_state(world, "job-lost") == ReservationState.RELEASED.value
+
+
+async def test_an_unreadable_create_answer_stays_submitting(
+    world: World, api: FakeGeminiAPI
+) -> None:
+    """A create answered with a body that is not JSON stays submitting and is adopted later."""
+    api.script_batch_create(NB2, AcceptedThen(Malformed()))
+    await _submitted_but_unanswered(world, "job-garbled")
+    await _adopted_and_collected(world, api, "job-garbled")
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [RateLimit(), NotFound(), ClientError(status=403, status_name="PERMISSION_DENIED")],
+    ids=["rate-limited", "model-not-found", "key-rejected"],
+)
+async def test_a_definite_refusal_on_create_releases_at_once(
+    world: World, api: FakeGeminiAPI, refusal: RateLimit | NotFound | ClientError
+) -> None:
+    """A create Google clearly refused releases the reservation and marks the job failed."""
+    api.script_batch_create(NB2, refusal)
+    result = await world.jobs.submit(
+        workspace_id=TEAM, user_id=USER, prompts=PROMPTS, constraints=HERO, key="job-no", at=AT
+    )
+    assert isinstance(result, NotSubmitted)
+    assert result.job is not None and result.job.state is BatchJobState.FAILED
+    assert await _reservation_state(world, "job-no") == ReservationState.RELEASED.value
+
+
+async def test_one_job_failing_unexpectedly_does_not_stop_the_next(
+    world: World, api: FakeGeminiAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A job whose check raises an unexpected error is logged and kept; the next is collected."""
+    broken = await _submit(world, "job-a")
+    fine = await _submit(world, "job-b", at=AT + timedelta(minutes=1))
+    api.garble_batch(broken.job.name or "")
+    api.finish_batch(fine.job.name or "")
+    with caplog.at_level(logging.ERROR, logger="bot.batch"):
+        polled = {p.key: p for p in await world.jobs.poll(at=AT + timedelta(hours=1))}
+    assert not polled["job-a"].changed and polled["job-a"].state is BatchJobState.PENDING
+    assert polled["job-a"].message is not None and "unexpectedly" in polled["job-a"].message
+    assert polled["job-b"].state is BatchJobState.DONE and len(polled["job-b"].images) == 3
+    assert any("key=job-a" in r.getMessage() and r.exc_info for r in caplog.records)
+    assert await _reservation_state(world, "job-a") == ReservationState.OPEN.value
+
+
+async def test_an_unreadable_get_is_reported_and_checked_again(
+    world: World, api: FakeGeminiAPI
+) -> None:
+    """A get answered with a body that is not JSON is reported as malformed and kept open."""
+    submitted = await _submit(world)
+    api.garble_batch(submitted.job.name or "", invalid_json=True)
+    with pytest.raises(MalformedResponse):
+        await world.provider.get_batch(submitted.job.name or "", request_count=3)
+    [polled] = await world.jobs.poll(at=AT + timedelta(hours=1))
+    assert not polled.changed and polled.message is not None
+    assert "malformed_response" in polled.message
+
+
+async def test_result_slots_with_a_missing_middle_response(
+    world: World, api: FakeGeminiAPI
+) -> None:
+    """A missing middle response leaves its slot empty; the others keep their own prompts."""
+    submitted = await _submit(world)
+    name = submitted.job.name or ""
+    api.finish_batch(name, missing={1})
+    status = await world.provider.get_batch(name, request_count=3)
+    assert [type(r).__name__ for r in status.results] == ["ImageResult", "NoneType", "ImageResult"]
+    [polled] = await world.jobs.poll(at=AT + timedelta(hours=1))
+    assert polled.state is BatchJobState.DONE
+    assert [Path(p).name for p in polled.images] == ["0001.png", "0003.png"]
+    assert polled.failures == (
+        "Prompt 2 (blue sneaker on white): Google returned no result for it. Nothing charged.",
+    )
+    rows = await _entries(world.engine)
+    assert [r.idempotency_key for r in rows] == ["batch:job-1:0", "batch:job-1:2"]
+    assert rows[1].input_tokens == text_tokens(PROMPTS[2])
+
+
+async def test_results_without_keys_are_matched_by_position(
+    world: World, api: FakeGeminiAPI
+) -> None:
+    """Responses without keys fill the slots in order (Google answers in request order)."""
+    submitted = await _submit(world)
+    name = submitted.job.name or ""
+    api.finish_batch(name, outcomes={2: ImageBlocked()}, keys=False)
+    status = await world.provider.get_batch(name, request_count=3)
+    assert isinstance(status.results[0], ImageResult)
+    assert isinstance(status.results[2], BatchFailure)
+    assert status.results[2].usage.input_tokens == text_tokens(PROMPTS[2])
+
+
+def _custom_card(tmp_path: Path) -> Path:
+    """The current card renamed, with Nano Banana 2's batch token prices doubled."""
+    text = (Path(__file__).parents[2] / "router" / "cards" / "current-2026-11.toml").read_text()
+    text = text.replace('name = "current-2026-11"', 'name = "custom-2026-11"', 1)
+    batch = "batch_input = 0.25\nbatch_text_output = 1.50\nbatch_image_output = 30"
+    assert batch in text
+    text = text.replace(
+        batch, "batch_input = 0.50\nbatch_text_output = 3.00\nbatch_image_output = 60"
+    )
+    path = tmp_path / "custom.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+async def test_a_job_is_priced_on_the_card_it_was_submitted_with(
+    worlds: Worlds, api: FakeGeminiAPI, tmp_path: Path
+) -> None:
+    """A process on another card collects a job at the prices of the card it was quoted on."""
+    custom = load_card(str(_custom_card(tmp_path)))
+    submitted = await _submit(worlds.start(card=custom))
+    assert submitted.job.rate_card == card_reference(custom) == str(tmp_path / "custom.toml")
+    api.finish_batch(submitted.job.name or "")
+    collector = worlds.start()  # the current card
+    [polled] = await collector.jobs.poll(at=AT + timedelta(hours=1))
+    rows = await _entries(collector.engine)
+    usage = Usage(
+        input_tokens=text_tokens(PROMPTS[0]),
+        output_image_tokens=output_image_tokens(NB2, "1K"),
+        thinking_tokens=thinking_tokens(NB2),
+    )
+    spec = custom.model(NB2)
+    assert rows[0].cost_micros == actual_micros(
+        spec, usage, images_returned=1, image_size="1K", batch=True
+    )
+    assert rows[0].cost_micros > actual_micros(
+        worlds.card.model(NB2), usage, images_returned=1, image_size="1K", batch=True
+    )
+    assert polled.cost_micros == sum(r.cost_micros for r in rows)
+
+
+async def test_a_card_that_cannot_be_loaded_falls_back_to_the_current_one(
+    worlds: Worlds, api: FakeGeminiAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A job whose card is gone records the current card's per-image figure and logs it."""
+    path = _custom_card(tmp_path)
+    submitted = await _submit(worlds.start(card=load_card(str(path))))
+    path.unlink()
+    api.finish_batch(submitted.job.name or "")
+    collector = worlds.start()
+    with caplog.at_level(logging.WARNING, logger="bot.batch"):
+        [polled] = await collector.jobs.poll(at=AT + timedelta(hours=1))
+    figure = per_image_micros(worlds.card.model(NB2), image_size="1K", batch=True)
+    rows = await _entries(collector.engine)
+    assert [r.cost_micros for r in rows] == [figure] * 3
+    assert polled.state is BatchJobState.DONE and polled.cost_micros == 3 * figure
+    [warning] = [r for r in caplog.records if "batch card unavailable" in r.getMessage()]
+    assert "key=job-1" in warning.getMessage() and "per-image figure" in warning.getMessage()
+
+
+async def test_images_not_saved_keep_the_job_open_until_the_next_poll(
+    world: World, api: FakeGeminiAPI
+) -> None:
+    """Unsaved images keep the job open; the next poll saves them and settles nothing twice."""
+    submitted = await _submit(world)
+    api.finish_batch(submitted.job.name or "")
+    blocker = world.images / "batches" / "job-1"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_bytes(b"not a folder")
+    [failed] = await world.jobs.poll(at=AT + timedelta(hours=1))
+    assert not failed.finished and failed.state is BatchJobState.PENDING
+    assert failed.message is not None and "could not be saved" in failed.message
+    rows = await _entries(world.engine)
+    assert len(rows) == 3
+    assert await _reservation_state(world, "job-1") == ReservationState.SETTLED.value
+    job = await world.store.get("job-1")
+    assert job is not None and job.state is BatchJobState.PENDING
+    blocker.unlink()
+    [done] = await world.jobs.poll(at=AT + timedelta(hours=2))
+    assert done.state is BatchJobState.DONE and len(done.images) == 3
+    assert done.cost_micros == failed.cost_micros == sum(r.cost_micros for r in rows)
+    assert [r.id for r in await _entries(world.engine)] == [r.id for r in rows]
+    assert await _consumed(world) == done.cost_micros
+    for relative in done.images:
+        assert (world.images / relative).is_file()
+    await counters_match_rows(world.engine, workspace_id=TEAM)
+
+
+@pytest.mark.parametrize("method", ["create", "get", "list"])
+async def test_an_unknown_api_response_error_is_mapped(
+    world: World, api: FakeGeminiAPI, monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    """The SDK's UnknownApiResponseError becomes MalformedResponse on every batch call."""
+    request = ImageRequest(model_id=NB2, prompt="red sneaker", image_size="1K")
+    name = await world.provider.submit_batch(model_id=NB2, requests=[request], display_name="x")
+
+    # google-genai 3.6.1 raises it only from its streaming JSON reader, so it is injected here.
+    async def unreadable(*args: object, **kwargs: object) -> None:
+        raise genai_errors.UnknownApiResponseError("Failed to parse response as JSON.")
+
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
+        "create": lambda: world.provider.submit_batch(
+            model_id=NB2, requests=[request], display_name="y"
+        ),
+        "get": lambda: world.provider.get_batch(name, request_count=1),
+        "list": lambda: world.provider.find_batch("x"),
+    }
+    monkeypatch.setattr(AsyncBatches, method, unreadable)
+    with pytest.raises(MalformedResponse):
+        await calls[method]()

@@ -6,11 +6,14 @@ import argparse
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.cli import batch
+from bot.ledger import make_engine, transaction, upgrade
+from bot.ledger.tables import Workspace
 from tests.fakes.gemini_api import DEFAULT_LISTED, FakeGeminiAPI
 
 NB2 = "gemini-3.1-flash-image"
@@ -119,3 +122,47 @@ async def test_submit_estimate_sends_nothing(
     assert await _run("batch", "submit", str(prompts), "--estimate") == 0
     assert "batch saves $" in capsys.readouterr().out
     assert gemini_api.batches == {}
+
+
+async def _slack_workspaces(database: Path, *ids: str) -> None:
+    """Record Slack workspaces as having used the bot."""
+    url = f"sqlite:///{database}"
+    await upgrade(url)
+    engine = make_engine(url)
+    try:
+        async with transaction(engine) as session:
+            for workspace in ids:
+                session.add(Workspace(id=workspace, created_at=datetime(2026, 11, 1, tzinfo=UTC)))
+    finally:
+        await engine.dispose()
+
+
+async def test_without_team_the_one_slack_workspace_is_charged(
+    gemini_api: FakeGeminiAPI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --team, submit charges the single Slack workspace and status lists its jobs."""
+    await _slack_workspaces(tmp_path / "imagebot.db", "T9")
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("red sneaker\n", encoding="utf-8")
+    assert await _run("batch", "submit", str(prompts), "--key", "solo-1") == 0
+    with sqlite3.connect(tmp_path / "imagebot.db") as db:
+        rows = db.execute("SELECT workspace_id, user_id FROM batch_job").fetchall()
+        held = db.execute("SELECT workspace_id FROM reservation").fetchall()
+    assert rows == [("T9", "cli")] and held == [("T9",)]
+    capsys.readouterr()
+    assert await _run("batch", "status") == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[:2] == ["solo-1", "pending"]
+
+
+async def test_without_team_several_workspaces_need_one_named(
+    gemini_api: FakeGeminiAPI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With several Slack workspaces, submit and status without --team exit 2 and send nothing."""
+    await _slack_workspaces(tmp_path / "imagebot.db", "T1", "T2")
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("red sneaker\n", encoding="utf-8")
+    assert await _run("batch", "submit", str(prompts)) == 2
+    assert "pass --team" in capsys.readouterr().err
+    assert gemini_api.batches == {}
+    assert await _run("batch", "status") == 2
+    assert "pass --team" in capsys.readouterr().err

@@ -13,10 +13,13 @@ Batch jobs: ``POST /{v1,v1beta}/models/{model}:batchGenerateContent`` (inline re
 job that answers ``GET /{v1,v1beta}/batches/{id}`` (and ``GET .../batches``, paged) with the
 long-running Operation shape of fixture 15, state ``BATCH_STATE_PENDING``, until the test calls
 :meth:`FakeGeminiAPI.finish_batch` (one response per request, built like generateContent replies,
-with per-request failures if asked), :meth:`FakeGeminiAPI.expire_batch` or
-:meth:`FakeGeminiAPI.fail_batch`. The finished Operation carries the results both where fixture 15
-shows them (``response.inlinedResponses``) and where google-genai 3.x reads them
-(``metadata.output``). Created jobs are kept in :attr:`FakeGeminiAPI.batches` for assertions.
+with per-request failures or missing responses if asked), :meth:`FakeGeminiAPI.expire_batch` or
+:meth:`FakeGeminiAPI.fail_batch`; :meth:`FakeGeminiAPI.report_partial` shows some results while
+the job still runs, and :meth:`FakeGeminiAPI.garble_batch` answers its gets with a body the SDK
+cannot handle. The Operation carries the results both where fixture 15 shows them
+(``response.inlinedResponses``) and where google-genai 3.x reads them (``metadata.output``).
+:class:`AcceptedThen` scripts a create that makes the job but answers with an error or never
+answers. Created jobs are kept in :attr:`FakeGeminiAPI.batches` for assertions.
 
 Script a model with :meth:`FakeGeminiAPI.script` (a queue of behaviours, consumed one per
 request; an empty queue answers :class:`Ok`). Every request is recorded, with the JSON body
@@ -33,7 +36,7 @@ import io
 import itertools
 import json
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -47,6 +50,7 @@ from PIL import Image
 __all__ = [
     "DEFAULT_LISTED",
     "DEFAULT_RETIRED",
+    "AcceptedThen",
     "BatchItemError",
     "Behaviour",
     "ClientError",
@@ -199,6 +203,14 @@ class BatchItemError:
     message: str = "Request contains an invalid argument."
 
 
+@dataclass(frozen=True)
+class AcceptedThen:
+    """A batch create that makes the job, then answers ``then`` (an error behaviour, or
+    :class:`Slow` to hold the answer): Google created the job although the client cannot tell."""
+
+    then: Behaviour
+
+
 _BATCH_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch"
 _BATCH_OUTPUT_TYPE = (
     "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatchOutput"
@@ -223,9 +235,13 @@ class FakeBatch:
     update_time: str = ""
     end_time: str | None = None
     results: list[dict[str, Any]] | None = None
+    garbled: str | None = None
 
     def operation(self) -> dict[str, Any]:
         """The google.longrunning Operation Google returns for this job (fixture 15's shape)."""
+        if self.garbled == "shape":
+            # metadata.output as a string: the SDK's converters fail on it (AttributeError).
+            return {"name": self.name, "metadata": {"state": self.state, "output": "garbled"}}
         count = len(self.requests)
         stats: dict[str, str] = {"requestCount": str(count)}
         if self.results is None:
@@ -403,7 +419,7 @@ class FakeGeminiAPI:
         self.in_flight = 0
         self.max_in_flight = 0
         self._scripts: defaultdict[str, deque[Behaviour]] = defaultdict(deque)
-        self._batch_scripts: defaultdict[str, deque[Behaviour]] = defaultdict(deque)
+        self._batch_scripts: defaultdict[str, deque[Behaviour | AcceptedThen]] = defaultdict(deque)
         self.batches: dict[str, FakeBatch] = {}
         self.batch_calls: list[str] = []
         self._batch_ids = itertools.count(1)
@@ -425,23 +441,64 @@ class FakeGeminiAPI:
             r for r in self.requests if r.model is not None and (model is None or r.model == model)
         ]
 
-    def script_batch_create(self, model: str, *behaviours: Behaviour) -> None:
+    def script_batch_create(self, model: str, *behaviours: Behaviour | AcceptedThen) -> None:
         """Queue behaviours for ``model``'s next batch creations (errors: RateLimit, ServerError,
-        ClientError, NotFound; Slow holds the create; anything else creates the job)."""
+        ClientError, NotFound, Malformed; Slow holds the create; AcceptedThen creates the job and
+        then answers as its ``then``; anything else creates the job)."""
         self._batch_scripts[model].extend(behaviours)
 
     def finish_batch(
-        self, name: str, *, outcomes: Mapping[int, Behaviour | BatchItemError] | None = None
+        self,
+        name: str,
+        *,
+        outcomes: Mapping[int, Behaviour | BatchItemError] | None = None,
+        missing: Collection[int] = (),
+        keys: bool = True,
     ) -> FakeBatch:
         """Let job ``name`` succeed: one response per request, in request order.
 
         ``outcomes`` maps request indexes to what that request does instead of :class:`Ok`
         (:class:`PromptBlocked`, :class:`ImageBlocked`, :class:`TextOnly`: a response without an
         image, with usage; :class:`BatchItemError` or any error behaviour: an error status).
+        Requests in ``missing`` get no response at all; ``keys=False`` leaves out the metadata
+        (with the key) each response otherwise echoes from its request.
         """
         batch = self.batches[name]
+        batch.results = self._batch_results(
+            batch, outcomes=outcomes, only=None, missing=missing, keys=keys
+        )
+        self._end(batch, "BATCH_STATE_SUCCEEDED")
+        return batch
+
+    def report_partial(
+        self, name: str, *, indexes: Collection[int], state: str = "BATCH_STATE_RUNNING"
+    ) -> None:
+        """Job ``name`` is ``state`` (not finished) and already shows the results of ``indexes``."""
+        batch = self.batches[name]
+        batch.results = self._batch_results(
+            batch, outcomes=None, only=indexes, missing=(), keys=True
+        )
+        batch.state = state
+        batch.update_time = _now()
+
+    def garble_batch(self, name: str, *, invalid_json: bool = False) -> None:
+        """Answer job ``name``'s gets with a body the SDK cannot handle: an unexpected shape (the
+        SDK raises AttributeError), or with ``invalid_json`` a body that is not JSON."""
+        self.batches[name].garbled = "json" if invalid_json else "shape"
+
+    def _batch_results(
+        self,
+        batch: FakeBatch,
+        *,
+        outcomes: Mapping[int, Behaviour | BatchItemError] | None,
+        only: Collection[int] | None,
+        missing: Collection[int],
+        keys: bool,
+    ) -> list[dict[str, Any]]:
         results: list[dict[str, Any]] = []
         for index, recorded in enumerate(batch.requests):
+            if index in missing or (only is not None and index not in only):
+                continue
             outcome = (outcomes or {}).get(index, Ok())
             item: dict[str, Any]
             if isinstance(outcome, (Ok, PromptBlocked, ImageBlocked, TextOnly)):
@@ -455,12 +512,10 @@ class FakeGeminiAPI:
             else:
                 error = outcome if isinstance(outcome, BatchItemError) else BatchItemError()
                 item = {"error": {"code": error.code, "message": error.message}}
-            if batch.metadata[index] is not None:
+            if keys and batch.metadata[index] is not None:
                 item["metadata"] = dict(batch.metadata[index] or {})
             results.append(item)
-        batch.results = results
-        self._end(batch, "BATCH_STATE_SUCCEEDED")
-        return batch
+        return results
 
     def start_batch(self, name: str) -> None:
         """Move job ``name`` to BATCH_STATE_RUNNING."""
@@ -674,14 +729,39 @@ class FakeGeminiAPI:
                 _error_body(400, "INVALID_ARGUMENT", "Invalid batch request.", None), status=400
             )
         scripted = self._batch_scripts[model]
-        behaviour: Behaviour = scripted.popleft() if scripted else Ok()
+        behaviour: Behaviour | AcceptedThen = scripted.popleft() if scripted else Ok()
+        accepted: FakeBatch | None = None
+        if isinstance(behaviour, AcceptedThen):
+            accepted = self._new_batch(
+                batch, items, model=model, version=version, path=request.path
+            )
+            behaviour = behaviour.then
         if isinstance(behaviour, Slow):
             await self._hold(behaviour)
+            if accepted is not None and self._closing.is_set():
+                return web.json_response(
+                    _error_body(503, "UNAVAILABLE", "The service is shutting down.", None),
+                    status=503,
+                )
             behaviour = behaviour.then
         if isinstance(behaviour, (RateLimit, ServerError, NotFound, ClientError, Malformed)):
             return self._reply(behaviour, model=model, version=version, recorded=_EMPTY)
+        if accepted is not None:
+            return web.json_response(accepted.operation())
         if model in self.retired or model not in self.listed:
             return self._not_found(model, version)
+        created = self._new_batch(batch, items, model=model, version=version, path=request.path)
+        return web.json_response(created.operation())
+
+    def _new_batch(
+        self,
+        batch: Mapping[str, Any],
+        items: list[Mapping[str, Any]],
+        *,
+        model: str,
+        version: str,
+        path: str,
+    ) -> FakeBatch:
         recorded: list[RecordedRequest] = []
         metadata: list[Mapping[str, Any] | None] = []
         for item in items:
@@ -690,7 +770,7 @@ class FakeGeminiAPI:
             recorded.append(
                 RecordedRequest(
                     method="POST",
-                    path=request.path,
+                    path=path,
                     version=version,
                     model=model,
                     query={},
@@ -712,7 +792,7 @@ class FakeGeminiAPI:
             metadata=metadata,
             create_time=_now(),
         )
-        return web.json_response(self.batches[name].operation())
+        return self.batches[name]
 
     async def _batch_get(self, request: web.Request) -> web.Response:
         self.batch_calls.append(f"GET {request.path}")
@@ -726,6 +806,8 @@ class FakeGeminiAPI:
                 _error_body(404, "NOT_FOUND", f"Requested entity was not found: {name}", None),
                 status=404,
             )
+        if batch.garbled == "json":
+            return web.Response(text='{"name": "' + name, content_type="application/json")
         return web.json_response(batch.operation())
 
     async def _batch_list(self, request: web.Request) -> web.Response:

@@ -19,6 +19,7 @@ def _job(key: str, **changes: object) -> NewBatchJob:
         "user_id": "U1",
         "model_id": "gemini-3.1-flash-image",
         "tier": "economy",
+        "rate_card": "current-2026-11",
         "image_size": "1K",
         "aspect_ratio": "1:1",
         "thinking_level": "minimal",
@@ -39,6 +40,7 @@ async def test_create_is_idempotent_and_times_are_utc(engine: AsyncEngine) -> No
     assert (created, created_again) == (True, False)
     assert again == first
     assert first.state is BatchJobState.SUBMITTING
+    assert first.rate_card == "current-2026-11"
     assert first.prompts == ("red sneaker", "blue sneaker") and first.request_count == 2
     assert first.created_at == AT and first.created_at.tzinfo == UTC
     assert (first.name, first.submitted_at, first.finished_at) == (None, None, None)
