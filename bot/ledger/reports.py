@@ -376,6 +376,34 @@ class ReportStore:
             for (position, model_id), (images, cost) in sorted(per_day.items())
         )
 
+    async def _sums_by(
+        self, bucket: ColumnElement[Any], where: list[ColumnElement[bool]]
+    ) -> list[tuple[Any, str, int, int]]:
+        """``(bucket, model, images, cost)`` summed per value of ``bucket`` and model.
+
+        Grouped in an outer query: PostgreSQL would not match the bound parameters of the same
+        expression in SELECT and GROUP BY.
+        """
+        inner = (
+            select(
+                bucket.label("bucket"),
+                col(LedgerEntry.model_id).label("model_id"),
+                col(LedgerEntry.images).label("images"),
+                col(LedgerEntry.cost_micros).label("cost"),
+            )
+            .where(*where)
+            .subquery()
+        )
+        query = select(
+            inner.c.bucket,
+            inner.c.model_id,
+            func.coalesce(func.sum(inner.c.images), 0),
+            func.coalesce(func.sum(inner.c.cost), 0),
+        ).group_by(inner.c.bucket, inner.c.model_id)
+        return [
+            (row[0], str(row[1]), _int(row[2]), _int(row[3])) for row in await self._fetch(query)
+        ]
+
     async def _by_hour(
         self, where: list[ColumnElement[bool]], *, first_day: date
     ) -> list[tuple[int, str, int, int]]:
@@ -387,32 +415,9 @@ class ReportStore:
         else:
             # SQLite keeps UTC as text 'YYYY-MM-DD HH:MM:SS.ffffff': the first 13 are the hour.
             hour = func.substr(created, 1, 13)
-        # Group in an outer query: PostgreSQL would not match the bound parameters of the same
-        # expression in SELECT and GROUP BY.
-        inner = (
-            select(
-                hour.label("hour"),
-                col(LedgerEntry.model_id).label("model_id"),
-                col(LedgerEntry.images).label("images"),
-                col(LedgerEntry.cost_micros).label("cost"),
-            )
-            .where(*where)
-            .subquery()
-        )
-        query = select(
-            inner.c.hour,
-            inner.c.model_id,
-            func.coalesce(func.sum(inner.c.images), 0),
-            func.coalesce(func.sum(inner.c.cost), 0),
-        ).group_by(inner.c.hour, inner.c.model_id)
         return [
-            (
-                (_utc_hour(hour_value).astimezone(self._tz).date() - first_day).days,
-                str(model_id),
-                _int(images),
-                _int(cost),
-            )
-            for hour_value, model_id, images, cost in await self._fetch(query)
+            ((_utc_hour(hour_value).astimezone(self._tz).date() - first_day).days, model, n, cost)
+            for hour_value, model, n, cost in await self._sums_by(hour, where)
         ]
 
     async def _by_day_index(
@@ -429,25 +434,9 @@ class ReportStore:
             )
         else:
             day_index = literal(0)
-        inner = (
-            select(
-                day_index.label("day_index"),
-                col(LedgerEntry.model_id).label("model_id"),
-                col(LedgerEntry.images).label("images"),
-                col(LedgerEntry.cost_micros).label("cost"),
-            )
-            .where(*where)
-            .subquery()
-        )
-        query = select(
-            inner.c.day_index,
-            inner.c.model_id,
-            func.coalesce(func.sum(inner.c.images), 0),
-            func.coalesce(func.sum(inner.c.cost), 0),
-        ).group_by(inner.c.day_index, inner.c.model_id)
         return [
-            (int(row[0]), str(row[1]), _int(row[2]), _int(row[3]))
-            for row in await self._fetch(query)
+            (int(bucket), model, n, cost)
+            for bucket, model, n, cost in await self._sums_by(day_index, where)
         ]
 
     async def workspaces(self) -> tuple[str, ...]:
