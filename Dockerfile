@@ -8,7 +8,9 @@ COPY migrations ./migrations
 RUN pip install --no-cache-dir --prefix=/install .
 
 FROM python:3.11-slim
-RUN useradd --create-home --uid 10001 imagebot
+RUN useradd --create-home --uid 10001 imagebot \
+    && mkdir -p /data/images \
+    && chown -R imagebot /data
 COPY --from=build /install /usr/local
 USER imagebot
 WORKDIR /home/imagebot

@@ -41,7 +41,11 @@ class Settings(BaseSettings):
     """Every setting of the bot, with the environment variable that sets it."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        env_ignore_empty=True,  # VAR= means unset, not an empty secret
     )
 
     slack_bot_token: SecretStr | None = Field(
@@ -114,6 +118,17 @@ class Settings(BaseSettings):
                     raise ValueError(f"{host!r} is not a host or host:port")
             return hosts
         return parsed
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        scheme = value.partition("://")[0].split("+")[0].lower()
+        if scheme not in ("sqlite", "postgres", "postgresql"):
+            raise ValueError(
+                f"{scheme or value!r} is not a database imagebot supports; use "
+                "sqlite:///imagebot.db or postgresql://user@host/db"
+            )
+        return value
 
     @field_validator("timezone")
     @classmethod

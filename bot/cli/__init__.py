@@ -19,7 +19,9 @@ from bot.cli.models import register as register_models
 from bot.cli.route import register as register_route
 from bot.cli.serve import register as register_serve
 from bot.cli.spend import register as register_spend
-from bot.config import ConfigError
+from bot.config import ConfigError, load_settings
+from bot.ledger.errors import SchemaTooNew
+from router import RateCardError
 
 __all__ = ["build_parser", "main"]
 
@@ -49,13 +51,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``imagebot`` command and return its exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    level = "WARNING"
+    if args.command == "serve":
+        try:
+            level = load_settings().log_level.upper()
+        except ConfigError:
+            level = "INFO"  # the handler reports the bad setting in one line
     logging.basicConfig(
-        level=logging.INFO if args.command == "serve" else logging.WARNING,
+        level=level if level in logging.getLevelNamesMapping() else "INFO",
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     try:
         code: int = args.func(args)
-    except ConfigError as exc:
+    except (ConfigError, RateCardError, SchemaTooNew) as exc:
+        # Start-up problems an operator fixes: one line, no traceback.
         print(f"imagebot: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

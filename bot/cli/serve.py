@@ -18,9 +18,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="run the Slack bot",
         description=(
             "Run the bot. With SLACK_APP_TOKEN set it connects in Socket Mode (no public URL "
-            "needed) and serves only /healthz and /metrics on --port; otherwise Slack sends "
-            "requests to POST /slack/events on --port. Pending database migrations are applied "
-            "first."
+            "needed); otherwise Slack sends requests to POST /slack/events on --port. /healthz "
+            "and /metrics are served on --port in both modes; /slack/events only when "
+            "SLACK_SIGNING_SECRET is set. Pending database migrations are applied first."
         ),
     )
     parser.add_argument("--port", type=int, default=3000, help="HTTP port (default 3000)")

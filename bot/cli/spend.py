@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.cards import load_card
-from bot.config import Settings
+from bot.config import Settings, load_settings
 from bot.ledger.budgets import BudgetLedger
 from bot.ledger.engine import make_engine
 from bot.ledger.reports import ReportStore
@@ -61,7 +61,7 @@ def register(subparsers: Any) -> None:
 
 
 def _handle(args: argparse.Namespace) -> int:
-    settings = Settings()
+    settings = load_settings()
     return asyncio.run(
         run_spend(
             settings,
