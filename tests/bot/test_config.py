@@ -46,6 +46,7 @@ def test_lists_are_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
         ("IMAGEBOT_DEFAULT_USER_BUDGET_USD", "-5", "IMAGEBOT_DEFAULT_USER_BUDGET_USD: must not be"),
         ("IMAGEBOT_SLACK_FILE_HOSTS", "https://files.slack.com/x", "IMAGEBOT_SLACK_FILE_HOSTS:"),
         ("IMAGEBOT_GEMINI_CONCURRENCY", "0", "IMAGEBOT_GEMINI_CONCURRENCY:"),
+        ("IMAGEBOT_DATABASE_URL", "mysql://u@h/db", "IMAGEBOT_DATABASE_URL: 'mysql' is not a"),
     ],
 )
 def test_malformed_setting_names_the_variable(
@@ -79,3 +80,13 @@ def test_dotenv_file_is_read(tmp_path: pytest.TempPathFactory) -> None:
     assert settings.slack_bot_token is not None
     assert settings.slack_bot_token.get_secret_value() == "xoxb-secret-value"
     assert "xoxb-secret-value" not in repr(settings)
+
+
+def test_an_empty_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """VAR= is treated as missing, so an empty app token does not switch on Socket Mode."""
+    monkeypatch.setenv("SLACK_APP_TOKEN", "")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "")
+    settings = load_settings()
+    assert settings.slack_app_token is None
+    with pytest.raises(ConfigError, match=r"^SLACK_BOT_TOKEN: missing"):
+        settings.require("slack_bot_token")

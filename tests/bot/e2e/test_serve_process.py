@@ -129,3 +129,28 @@ async def test_malformed_setting_stops_with_one_line(tmp_path: Path) -> None:
     assert process.returncode == 2
     assert stderr.decode().strip().startswith("imagebot: IMAGEBOT_TIMEZONE:")
     assert not (tmp_path / "imagebot.db").exists()
+
+
+async def test_bad_rate_card_stops_with_one_line(tmp_path: Path) -> None:
+    """A rate card that cannot be read stops serve with one line naming the file."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "serve",
+        cwd=tmp_path,
+        env=clean_env(
+            PYTHONPATH=ROOT,
+            SLACK_BOT_TOKEN="xoxb-any",
+            SLACK_SIGNING_SECRET="any",
+            GEMINI_API_KEY="any",
+            IMAGEBOT_RATE_CARD=str(tmp_path / "missing.toml"),
+        ),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 2
+    [line] = stderr.decode().strip().splitlines()
+    assert line.startswith("imagebot: rate card ")
+    assert "missing.toml" in line
