@@ -182,7 +182,7 @@ async def test_bad_flag_gets_a_friendly_message_and_nothing_runs(bot: Bot) -> No
 
 async def test_budget_refusal_makes_no_call(bot: Bot) -> None:
     """Past the user's budget the request is refused with the figures, and no call is made."""
-    await bot.runtime.flow.jobs._ledger.set_budget(
+    await bot.runtime.ledger.set_budget(
         workspace_id="T111",
         user_id="U111",
         amount_micros=10_000,
@@ -258,7 +258,7 @@ async def test_more_like_this_is_charged_to_the_clicker(bot: Bot) -> None:
 
 async def spend_beforehand(bot: Bot, micros: int, *, key: str = "earlier") -> None:
     """Arrange earlier spend for U111 this month through the ledger's own API."""
-    ledger = bot.runtime.flow.jobs._ledger
+    ledger = bot.runtime.ledger
     at = bot.runtime.clock()
     reserved = await ledger.reserve(
         key=key, workspace_id="T111", user_id="U111", estimate_micros=micros, at=at
