@@ -296,6 +296,7 @@ async def build_runtime(
         tz=tz,
         clock=clock,
         tasks=tasks,
+        deliveries=flow.deliveries,
     )
     return Runtime(
         settings=settings,

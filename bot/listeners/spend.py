@@ -34,6 +34,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.alerts import Notice, deliver_notices
 from bot.ledger.alerts import AlertStore, IncreaseState
 from bot.ledger.budgets import BudgetLedger
+from bot.ledger.deliveries import DeliveryStore
 from bot.ledger.errors import UnknownIncreaseRequest
 from bot.ledger.months import month_key
 from bot.ledger.reports import ReportStore
@@ -135,6 +136,7 @@ class SpendFlow:
     tz: ZoneInfo
     clock: Callable[[], datetime]
     tasks: TaskTracker
+    deliveries: DeliveryStore | None = None
     _managers: dict[str, tuple[bool, datetime]] = field(default_factory=dict)
     _chart_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -619,12 +621,14 @@ def register_spend(
     tz: ZoneInfo,
     clock: Callable[[], datetime],
     tasks: TaskTracker,
+    deliveries: DeliveryStore | None = None,
 ) -> None:
     """Add ``/spend``, the budget form, "ask for more" and Approve / Decline to ``app``.
 
     Every listener acknowledges before doing any work; the work runs as an owned task in
     ``tasks``. ``admins`` are the IMAGEBOT_ADMINS user ids (managers, and the people asked to
-    approve requests); ``tz`` keys months and days; ``clock`` returns UTC-aware now.
+    approve requests); ``tz`` keys months and days; ``clock`` returns UTC-aware now;
+    ``deliveries`` (when given) makes a form submitted twice, or redelivered, count once.
     """
     flow = SpendFlow(
         ledger=ledger,
@@ -635,6 +639,7 @@ def register_spend(
         tz=tz,
         clock=clock,
         tasks=tasks,
+        deliveries=deliveries,
     )
 
     @app.command("/spend")
@@ -709,6 +714,10 @@ def register_spend(
             await ack(response_action="errors", errors=errors)
             return
         await ack()
+        if flow.deliveries is not None and not await flow.deliveries.claim(
+            f"ask-more:{view.team_id}:{view.view_id}", at=flow.clock()
+        ):
+            return  # the same form submitted again: one request is enough
         flow.tasks.spawn(
             flow.submit_ask_more(view, amount_micros=amount, reason=reason, client=client),
             name=f"spend ask more submit {view.user_id}",

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from urllib.parse import urlencode
+
+from sqlalchemy import text
+
 from tests.bot.e2e.conftest import Bot
 
 
@@ -28,3 +33,46 @@ async def test_a_non_manager_cannot_change_budgets(bot: Bot) -> None:
     await bot.command("a lighthouse")
     await bot.settle()
     assert len(bot.gemini.generate_requests()) == 1
+
+
+async def submit_ask_more(bot: Bot, *, view_id: str) -> int:
+    """U111 submits the Ask-for-more form ($20, a reason) as Slack sends it."""
+    payload = {
+        "type": "view_submission",
+        "user": {"id": "U111", "team_id": "T111"},
+        "team": {"id": "T111"},
+        "api_app_id": "A111",
+        "trigger_id": "trigger.view",
+        "view": {
+            "id": view_id,
+            "team_id": "T111",
+            "type": "modal",
+            "callback_id": "budget_ask_more_form",
+            "private_metadata": "{}",
+            "state": {
+                "values": {
+                    "amount": {"amount": {"type": "plain_text_input", "value": "20"}},
+                    "reason": {"reason": {"type": "plain_text_input", "value": "launch week"}},
+                }
+            },
+        },
+    }
+    body = urlencode({"payload": json.dumps(payload)})
+    response = await bot.post(body, content_type="application/x-www-form-urlencoded")
+    return int(response.status)
+
+
+async def test_an_ask_for_more_form_sent_twice_makes_one_request(bot: Bot) -> None:
+    """The same form submitted twice (or redelivered) asks the managers once."""
+    assert await submit_ask_more(bot, view_id="V42") == 200
+    assert await submit_ask_more(bot, view_id="V42") == 200
+    await bot.settle()
+    async with bot.runtime.engine.connect() as connection:
+        count = (
+            await connection.execute(text("SELECT count(*) FROM budget_increase_request"))
+        ).scalar()
+    assert count == 1
+    to_manager = [
+        c for c in bot.slack.calls_to("chat.postMessage") if c.params["channel"] == "UADMIN"
+    ]
+    assert len(to_manager) == 1
