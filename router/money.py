@@ -72,19 +72,23 @@ def micros_from_rate(tokens: int, usd_per_million: Decimal) -> int:
 
 
 def format_usd(micros: int) -> str:
-    """Format micro-USD for people: cents always, fractions of a cent only where they matter.
+    """Format micro-USD for people: cents from a dollar up, fractions of a cent where they matter.
 
-    ``134_000`` -> ``$0.134``; ``1_379_000`` -> ``$1.379``; ``25_000_000`` -> ``$25.00``;
-    ``19_500`` -> ``$0.0195``; ``-500_000`` -> ``-$0.50``. Large amounts get thousands separators.
+    From $1 up, cents (``25_000_000`` -> ``$25.00``, ``1_379_000`` -> ``$1.38``, thousands
+    separated); below $1, up to four decimals (``134_000`` -> ``$0.134``, ``67_947`` ->
+    ``$0.0679``, ``19_500`` -> ``$0.0195``); below a cent, up to six (``1_120`` -> ``$0.00112``).
+    Rounding is half up; at least two decimals are shown; ``-500_000`` -> ``-$0.50``.
     """
     sign = "-" if micros < 0 else ""
     value = Decimal(abs(micros)) / MICROS_PER_USD
-    text = f"{value:,.6f}".rstrip("0")
+    if value >= 1:
+        places = 2
+    elif value >= Decimal("0.01"):
+        places = 4
+    else:
+        places = 6
+    rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    text = f"{rounded:,.{places}f}"
     whole, _, frac = text.partition(".")
-    if len(frac) < 2:
-        frac = frac.ljust(2, "0")
-    if abs(micros) >= 100 * MICROS_PER_USD:
-        # Past $100 nobody reads fractions of a cent; round to cents.
-        cents = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-        return f"{sign}${cents:,.2f}"
+    frac = frac.rstrip("0").ljust(2, "0")
     return f"{sign}${whole}.{frac}"

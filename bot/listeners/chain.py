@@ -159,7 +159,8 @@ class ChainFlow:
             model_name=plan.variants[0].primary.display_name,
             estimate_micros=plan.estimate_micros,
             image_count=1 + len(plan.variants),
-            prompt=f"<@{requester.user_id}> character chain: {request.prompt}",
+            prompt=f"character chain: {request.prompt}",
+            asked_by=requester.user_id,
         )
         try:
             posted = await flow.messages.post(

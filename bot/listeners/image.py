@@ -237,7 +237,8 @@ class ImageFlow:
             model_name=plan.primary.display_name,
             estimate_micros=plan.estimate_micros,
             image_count=plan.image_count,
-            prompt=f"<@{requester.user_id}>: {request.prompt}",
+            prompt=request.prompt,
+            asked_by=requester.user_id,
         )
         try:
             posted = await self.messages.post(

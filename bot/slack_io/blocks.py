@@ -231,16 +231,25 @@ def _left(budget_left_micros: int | None) -> str:
 
 
 def status_message(
-    *, model_name: str, estimate_micros: int, image_count: int = 1, prompt: str | None = None
+    *,
+    model_name: str,
+    estimate_micros: int,
+    image_count: int = 1,
+    prompt: str | None = None,
+    asked_by: str | None = None,
 ) -> MessageContent:
-    """The "working on it" message posted at once, before the images exist."""
+    """The "working on it" message posted at once, before the images exist.
+
+    ``asked_by`` is the Slack user id of who asked, shown as a mention before the prompt.
+    """
     model = escape_mrkdwn(model_name)
     lines = [
         f":art: Working on {_images(image_count)} with *{model}* "
         f"(about {format_usd(estimate_micros)}). This usually takes under a minute."
     ]
     if prompt:
-        lines.append(f"> {escape_mrkdwn(_clip(prompt.strip(), _PROMPT_PREVIEW))}")
+        who = f"<@{asked_by}>: " if asked_by and asked_by.isalnum() else ""
+        lines.append(f"> {who}{escape_mrkdwn(_clip(prompt.strip(), _PROMPT_PREVIEW))}")
     text = (
         f"Working on {_images(image_count)} with {model_name} "
         f"(about {format_usd(estimate_micros)})."

@@ -87,10 +87,10 @@ def test_result_says_model_cost_total_and_budget() -> None:
     assert "*Nano Banana 2*" in text
     assert "$0.067" in text
     assert "This thread so far: $0.201" in text
-    assert "$24.799 left this month" in text
+    assert "$24.80 left this month" in text
     assert content.text == (
         "Your image is ready (Nano Banana 2, $0.067). This thread: $0.201; "
-        "budget: $24.799 left this month."
+        "budget: $24.80 left this month."
     )
 
 
@@ -183,13 +183,13 @@ def test_budget_refusal_without_cheaper_option_explains_the_reset() -> None:
 
 
 def test_confirmation_buttons() -> None:
-    """An expensive request asks "Go ahead · $1.379" or "Cancel", both carrying the key."""
+    """An expensive request asks "Go ahead · $1.38" or "Cancel", both carrying the key."""
     content = confirm_message(
         model_name="Nano Banana Pro", estimate_micros=1_379_000, image_count=11, value="req-7"
     )
 
     assert [(b["action_id"], b["text"]["text"], b["value"]) for b in buttons(content)] == [
-        (ACTION_CONFIRM, "Go ahead · $1.379", "req-7"),
+        (ACTION_CONFIRM, "Go ahead · $1.38", "req-7"),
         (ACTION_CANCEL, "Cancel", "req-7"),
     ]
     assert buttons(content)[0]["style"] == "primary"
@@ -235,3 +235,12 @@ def test_long_prompt_is_clipped_within_slack_limits() -> None:
     content = status_message(model_name="m", estimate_micros=1, prompt="word " * 800)
 
     assert all(len(b["text"]["text"]) <= 3000 for b in content.blocks if b["type"] == "section")
+
+
+def test_status_names_who_asked_without_escaping_the_mention() -> None:
+    """The status shows a real mention of who asked, while the prompt itself stays escaped."""
+    content = status_message(
+        model_name="Nano Banana 2", estimate_micros=67_000, prompt="a <b> cat", asked_by="U111"
+    )
+    text = all_text(content)
+    assert "> <@U111>: a &lt;b&gt; cat" in text
