@@ -113,6 +113,7 @@ def _budget_set(args: argparse.Namespace) -> int:
     user_id = None if args.workspace else args.user
 
     async def run() -> BudgetSetting:
+        await upgrade(settings.database_url)
         engine, ledger = _ledger(settings)
         try:
             return await ledger.set_budget(
@@ -146,6 +147,7 @@ def _budget_show(args: argparse.Namespace) -> int:
     settings = load_settings()
 
     async def run() -> tuple[BudgetSetting, int]:
+        await upgrade(settings.database_url)
         engine, ledger = _ledger(settings)
         try:
             now = datetime.now(UTC)

@@ -19,7 +19,7 @@ from typing import Any
 from bot.cards import load_card
 from bot.config import Settings, load_settings
 from bot.ledger.budgets import BudgetLedger
-from bot.ledger.engine import make_engine
+from bot.ledger.engine import make_engine, upgrade
 from bot.ledger.reports import ReportStore
 from bot.reports import (
     Period,
@@ -98,6 +98,7 @@ async def run_spend(
         print("imagebot spend: --month takes a month such as 2026-10", file=sys.stderr)
         return 2
     card = load_card(settings.rate_card)
+    await upgrade(settings.database_url)  # a fresh database reports zeros, not a traceback
     engine = make_engine(settings.database_url, pool_size=2)
     try:
         reports = ReportStore(engine, tz=tz)
