@@ -247,10 +247,25 @@ class ImageJobs:
         fallbacks are dropped instead.
         """
         worst = _dearest(plan)
-        reserved = await self._reserve(request, plan, max(worst, plan.estimate_micros), at=at)
+        description = f"{plan.primary.display_name} x{plan.image_count}"
+        reserved = await self._reserve(
+            request.key,
+            request.requester,
+            max(worst, plan.estimate_micros),
+            plan=plan,
+            description=description,
+            at=at,
+        )
         if isinstance(reserved, Refused) and worst > plan.estimate_micros:
             plan = _without_dearer_fallbacks(plan)
-            reserved = await self._reserve(request, plan, plan.estimate_micros, at=at)
+            reserved = await self._reserve(
+                request.key,
+                request.requester,
+                plan.estimate_micros,
+                plan=plan,
+                description=description,
+                at=at,
+            )
         if isinstance(reserved, Refused):
             return Failed(
                 message=reserved.message,
@@ -281,18 +296,25 @@ class ImageJobs:
         return await self._complete(request, plan, outcome, at=clock())
 
     async def _reserve(
-        self, request: JobRequest, plan: Plan, amount: int, *, at: datetime
+        self,
+        key: str,
+        requester: Requester,
+        amount: int,
+        *,
+        plan: Plan,
+        description: str,
+        at: datetime,
     ) -> Reserved | Refused:
-        requester = request.requester
+        """Hold ``amount`` for ``key``; ``plan`` names the model and tier recovery would record."""
         return await self._ledger.reserve(
-            key=request.key,
+            key=key,
             workspace_id=requester.workspace_id,
             user_id=requester.user_id,
             estimate_micros=amount,
             at=at,
             channel_id=requester.channel_id,
             thread_ts=requester.thread_ts,
-            description=f"{plan.primary.display_name} x{plan.image_count}",
+            description=description,
             model_id=plan.primary.model_id,
             tier=plan.tier.value,
         )
@@ -388,14 +410,29 @@ class ImageJobs:
         """
         count = len(request.variant_prompts)
         worst = _dearest(plan.reference) + _dearest(plan.variants[0]) * count
-        reserved = await self._reserve_chain(request, plan, max(worst, plan.estimate_micros), at=at)
+        description = f"chain 1 + {count}"
+        reserved = await self._reserve(
+            request.key,
+            request.requester,
+            max(worst, plan.estimate_micros),
+            plan=plan.variants[0],
+            description=description,
+            at=at,
+        )
         if isinstance(reserved, Refused) and worst > plan.estimate_micros:
             plan = replace(
                 plan,
                 reference=_without_dearer_fallbacks(plan.reference),
                 variants=tuple(_without_dearer_fallbacks(v) for v in plan.variants),
             )
-            reserved = await self._reserve_chain(request, plan, plan.estimate_micros, at=at)
+            reserved = await self._reserve(
+                request.key,
+                request.requester,
+                plan.estimate_micros,
+                plan=plan.variants[0],
+                description=description,
+                at=at,
+            )
         if isinstance(reserved, Refused) or reserved.duplicate:
             return ChainResult(
                 reference=None,
@@ -436,23 +473,6 @@ class ImageJobs:
                 workspace_budget=reserved.workspace,
             )
         return await self._complete_chain(request, plan, outcome, at=clock())
-
-    async def _reserve_chain(
-        self, request: ChainRequest, plan: ChainPlan, amount: int, *, at: datetime
-    ) -> Reserved | Refused:
-        requester = request.requester
-        return await self._ledger.reserve(
-            key=request.key,
-            workspace_id=requester.workspace_id,
-            user_id=requester.user_id,
-            estimate_micros=amount,
-            at=at,
-            channel_id=requester.channel_id,
-            thread_ts=requester.thread_ts,
-            description=f"chain 1 + {len(request.variant_prompts)}",
-            model_id=plan.variants[0].primary.model_id,
-            tier=plan.variants[0].tier.value,
-        )
 
     async def _settle_crash(
         self, key: str, *, amount: int, model_id: str, tier: str, at: datetime
